@@ -1,0 +1,87 @@
+"""Prompt templates, selected by name.
+
+Each template turns a problem statement into what the policy sees, and names the region of the completion
+where the final answer is read (`answer_region`, passed to `rewards.accuracy_reward`).
+
+>>> render("r1_zero", "What is 2 + 3?")[-48:]
+'here </answer>. User: What is 2 + 3?. Assistant:'
+>>> TEMPLATES["qwen_math_boxed"].answer_region
+'boxed'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# DeepSeek-R1 paper (Guo et al. 2025), Table 1, verbatim: the template R1-Zero was trained with. The base model
+# continues after "Assistant:"; nothing is prefilled, so the completion itself must open <think>.
+R1_ZERO = (
+    "A conversation between User and Assistant. The user asks a question, and the Assistant solves it. "
+    "The assistant first thinks about the reasoning process in the mind and then provides the user with the "
+    "answer. The reasoning process and answer are enclosed within <think> </think> and <answer> </answer> tags, "
+    "respectively, i.e., <think> reasoning process here </think> <answer> answer here </answer>. "
+    "User: {problem}. Assistant:"
+)
+
+# DeepSeek's recommended instruction for evaluating R1 models, also the Qwen2.5-Math instruction.
+BOXED_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
+
+# Qwen2.5-Math's chat format written out as text, so it works on a base model without a chat template; the
+# prompt SimpleRL-Zoo and Dr. GRPO (Liu et al. 2025, "qwen_math" template) train Qwen2.5-Math with.
+QWEN_MATH_BOXED = (
+    "<|im_start|>system\n" + BOXED_INSTRUCTION + "<|im_end|>\n"
+    "<|im_start|>user\n{problem}<|im_end|>\n"
+    "<|im_start|>assistant\n"
+)
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    answer_region: str  # "answer_tag": inside <answer>...</answer>; "boxed": the last \boxed{}
+    conversational: bool  # True: the prompt is a list of chat messages, rendered by the tokenizer's template
+    text: str = ""  # the format string of a plain-text template
+    instruction: str = ""  # appended to the user turn of a conversational template
+    help: str = ""
+
+
+TEMPLATES: dict[str, Template] = {
+    t.name: t
+    for t in (
+        Template("r1_zero", "answer_tag", False, text=R1_ZERO, help="R1-Zero prompt for raw base models"),
+        Template(
+            "qwen_math_boxed", "boxed", False, text=QWEN_MATH_BOXED, help="Qwen2.5-Math boxed prompt for base models"
+        ),
+        Template("chat", "answer_tag", True, help="the tokenizer's chat template, for cold-start SFT checkpoints"),
+        Template(
+            "r1_distill",
+            "boxed",
+            True,
+            instruction="\n" + BOXED_INSTRUCTION,
+            help="DeepSeek's evaluation prompt for R1 and R1-Distill models (chat template, boxed answer)",
+        ),
+    )
+}
+
+
+def get_template(name: str) -> Template:
+    """The template called `name`; a `ValueError` that lists the valid names otherwise."""
+    try:
+        return TEMPLATES[name]
+    except KeyError:
+        raise ValueError(f"unknown template {name!r}: choose one of {', '.join(TEMPLATES)}") from None
+
+
+def render(name: str, problem: str, system_prompt: str | None = None) -> str | list[dict[str, str]]:
+    """The prompt for `problem`: a string for plain templates, chat messages for conversational ones.
+
+    >>> render("chat", "1+1?")
+    [{'role': 'user', 'content': '1+1?'}]
+    >>> render("chat", "1+1?", system_prompt="Think first.")[0]
+    {'role': 'system', 'content': 'Think first.'}
+    """
+    template = get_template(name)
+    if not template.conversational:
+        return template.text.format(problem=problem.strip())
+    messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    return messages + [{"role": "user", "content": problem.strip() + template.instruction}]
