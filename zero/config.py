@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -105,12 +106,14 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
         nones = _NONE - {"none", ""} if str in args else _NONE
         if (value is None or (isinstance(value, str) and value.strip().lower() in nones)) and type(None) in args:
             return None
-        errors = []
-        for arg in (a for a in args if a is not type(None)):
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1:
+            return coerce(value, options[0], key)
+        for arg in options:
             try:
                 return coerce(value, arg, key)
-            except ConfigError as e:
-                errors.append(str(e))
+            except ConfigError:
+                continue
         raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
     if tp is Any:
         return value
@@ -173,11 +176,14 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
     return value
 
 
+_KEY_VALUE = re.compile(r"^[A-Za-z_][\w-]*=")
+
+
 def parse_overrides(tokens: list[str]) -> dict[str, str]:
     """`key=value`, `--key value`, `--key=value` and bare `--flag` (true) into a dict of strings.
 
-    >>> parse_overrides(["a=1", "--b", "2", "--c=3", "--use_vllm", "--d", "x"])
-    {'a': '1', 'b': '2', 'c': '3', 'use_vllm': 'true', 'd': 'x'}
+    >>> parse_overrides(["a=1", "--b", "2", "--c=3", "--use_vllm", "--d", "x", "--bf16", "e=4"])
+    {'a': '1', 'b': '2', 'c': '3', 'use_vllm': 'true', 'd': 'x', 'bf16': 'true', 'e': '4'}
     """
     out: dict[str, str] = {}
     i = 0
@@ -187,7 +193,7 @@ def parse_overrides(tokens: list[str]) -> dict[str, str]:
             key, eq, value = tok[2:].partition("=")
             if not eq:
                 nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-                if nxt is None or nxt.startswith("--"):
+                if nxt is None or nxt.startswith("--") or _KEY_VALUE.match(nxt):
                     value = "true"
                 else:
                     value, i = nxt, i + 1

@@ -82,6 +82,6 @@ def render(name: str, problem: str, system_prompt: str | None = None) -> str | l
     """
     template = get_template(name)
     if not template.conversational:
-        return template.text.format(problem=problem.strip())
+        return template.text.replace("{problem}", problem.strip())  # not str.format: templates hold \\boxed{}
     messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
     return messages + [{"role": "user", "content": problem.strip() + template.instruction}]

@@ -1,0 +1,72 @@
+"""Data loading from local files and the built-in task. Run: python -m pytest tests/test_data.py"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from zero.config import ConfigError, ZeroConfig
+from zero.data import load_prompts, normalise_solution
+
+DATA = Path(__file__).parents[1] / "zero" / "datafiles"
+
+
+def cfg(**kw):
+    return ZeroConfig(**kw)
+
+
+@pytest.mark.parametrize(
+    "raw, gold",
+    [("He pays 3 * 4 = 12.\n#### 1,200", "1200"), (27.0, "27"), (2.5, "2.5"), (["$\\frac{1}{2}$"], "$\\frac{1}{2}$"),
+     ("The answer is $\\boxed{5}$.", "The answer is $\\boxed{5}$."), (" 7 ", "7")],
+)
+def test_answer_fields_of_common_sets_map_to_solution(raw, gold):
+    assert normalise_solution(raw) == gold
+
+
+@pytest.mark.parametrize(
+    "file, solution0",
+    [("benchmarks/gsm8k.jsonl", "18"), ("benchmarks/math500.jsonl", "\\left( 3, \\frac{\\pi}{2} \\right)"),
+     ("benchmarks/amc23.jsonl", "27"), ("train/gsm8k_train.jsonl", "18")],
+)
+def test_local_jsonl_files(file, solution0):
+    ds = load_prompts(cfg(dataset_name=str(DATA / file), template="qwen_math_boxed"), seed=0)
+    assert sorted(ds.column_names) == ["prompt", "prompt_id", "solution"]
+    assert ds[0]["solution"] == solution0
+    assert ds[0]["prompt"].startswith("<|im_start|>system")
+
+
+def test_parquet_and_max_train_samples(tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "set.parquet"
+    pd.DataFrame({"question": [f"{i} + 1" for i in range(10)], "final_answer": [str(i + 1) for i in range(10)]}).to_parquet(path)
+    ds = load_prompts(cfg(dataset_name=str(path), max_train_samples=3), seed=0)
+    assert len(ds) == 3
+    assert all(int(r["solution"]) == int(r["prompt"].split("User: ")[1].split(" + ")[0]) + 1 for r in ds)
+    assert len(set(ds["prompt_id"])) == 3
+
+
+def test_builtin_arithmetic():
+    ds = load_prompts(cfg(tiny_num_problems=5), seed=0)
+    assert len(ds) == 5 and ds[0]["prompt_id"] == "6+6" and ds[0]["solution"] == "12"
+
+
+def test_missing_column_lists_the_columns(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps({"text": "1+1", "label": "2"}) + "\n")
+    with pytest.raises(ConfigError, match="no problem column .* it has: text, label. Name it with problem_field"):
+        load_prompts(cfg(dataset_name=str(path)), seed=0)
+    with pytest.raises(ConfigError, match="solution_field='nope' is not a column"):
+        load_prompts(cfg(dataset_name=str(path), problem_field="text", solution_field="nope"), seed=0)
+
+
+def test_empty_and_missing_files(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    with pytest.raises(ConfigError, match="empty|cannot read"):
+        load_prompts(cfg(dataset_name=str(empty)), seed=0)
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_prompts(cfg(dataset_name=str(tmp_path / "nope.jsonl")), seed=0)
+    with pytest.raises(ConfigError, match="unknown built-in dataset"):
+        load_prompts(cfg(dataset_name="builtin:countdown"), seed=0)

@@ -1,0 +1,125 @@
+"""Training problems: a hub dataset id, a local jsonl/json/parquet file, or the built-in tiny task, mapped to
+the three columns the trainer reads: `prompt` (rendered by a template), `solution` (the gold answer) and
+`prompt_id` (stable across runs, for per-prompt learning curves).
+
+The common sets' answer fields map into `solution`: MATH's `solution` (its `\\boxed{}` is parsed by the reward),
+MATH-500's `answer`, GSM8K's `#### n`, OlympiadBench's `final_answer` list, AMC's float `answer`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+from zero.config import ConfigError, ZeroConfig
+from zero.templates import render
+
+PROBLEM_FIELDS = ("problem", "question", "prompt", "input")
+# `answer` before `solution`: MATH-500 has both, and its `answer` is the bare gold.
+SOLUTION_FIELDS = ("answer", "solution", "final_answer", "gold", "target")
+ID_FIELDS = ("unique_id", "id", "idx")
+_GSM8K_ANSWER = re.compile(r"####\s*(.+?)\s*$", re.S)
+LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet"}
+
+
+def normalise_solution(value: Any) -> str:
+    """The gold answer as a string the reward can parse.
+
+    >>> normalise_solution("Natalia sold 48/2 = 24 clips.\\n#### 1,072")
+    '1072'
+    >>> normalise_solution(27.0), normalise_solution(["$\\\\frac{1}{2}$"]), normalise_solution("\\\\boxed{5}")
+    ('27', '$\\\\frac{1}{2}$', '\\\\boxed{5}')
+    """
+    if isinstance(value, (list, tuple)):
+        value = ", ".join(str(v) for v in value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    match = _GSM8K_ANSWER.search(text)
+    if match:
+        text = match.group(1).replace(",", "").strip()
+    return text
+
+
+def pick_field(columns: list[str], wanted: str | None, candidates: tuple[str, ...], what: str, key: str) -> str:
+    """The column to read `what` from: `wanted` if given, else the first candidate present."""
+    if wanted is not None:
+        if wanted not in columns:
+            raise ConfigError(f"{key}={wanted!r} is not a column of the dataset; it has: {', '.join(columns)}")
+        return wanted
+    for name in candidates:
+        if name in columns:
+            return name
+    raise ConfigError(
+        f"the dataset has no {what} column (looked for {', '.join(candidates)}); it has: {', '.join(columns)}. "
+        f"Name it with {key}=COLUMN"
+    )
+
+
+def prompt_id(problem: str) -> str:
+    """A stable id for a problem text (for sets without an id column)."""
+    return hashlib.sha1(problem.encode()).hexdigest()[:12]
+
+
+def load_raw(cfg: ZeroConfig, seed: int):
+    """The dataset as it comes, before mapping: a `datasets.Dataset`."""
+    import datasets
+
+    name = cfg.dataset_name
+    if name == "builtin:arithmetic":
+        from zero.tiny import arithmetic_problems
+
+        try:
+            rows = arithmetic_problems(cfg.tiny_num_problems, cfg.tiny_max_operand, seed)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        return datasets.Dataset.from_list(rows)
+    if name.startswith("builtin:"):
+        raise ConfigError(f"unknown built-in dataset {name!r}: the built-in one is builtin:arithmetic")
+    path = Path(name)
+    if path.exists():
+        fmt = LOCAL_FORMATS.get(path.suffix)
+        if fmt is None or not path.is_file():
+            raise ConfigError(f"dataset file {name!r} must be a .jsonl, .json or .parquet file")
+        if path.stat().st_size == 0:
+            raise ConfigError(f"dataset file {name!r} is empty: point dataset_name at a file with problems")
+        try:
+            return datasets.load_dataset(fmt, data_files=str(path), split="train")
+        except (ValueError, StopIteration, datasets.exceptions.DatasetGenerationError) as e:
+            raise ConfigError(f"cannot read dataset file {name!r}: {str(e).splitlines()[0]}") from None
+    if path.suffix in LOCAL_FORMATS or name.startswith((".", "/")):
+        raise ConfigError(f"dataset file {name!r} does not exist: check the path")
+    try:
+        return datasets.load_dataset(name, cfg.dataset_config, split=cfg.dataset_split)
+    except Exception as e:  # the hub client raises many types (offline, 404, gated); all mean "cannot load"
+        raise ConfigError(
+            f"cannot load dataset {name!r} from the hub ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+            "check the id and your network, or pass a local .jsonl/.parquet file"
+        ) from None
+
+
+def load_prompts(cfg: ZeroConfig, seed: int):
+    """The training set with `prompt`, `solution`, `prompt_id` columns only."""
+    ds = load_raw(cfg, seed)
+    if len(ds) == 0:
+        raise ConfigError(f"dataset {cfg.dataset_name!r} is empty: point dataset_name at a file with problems")
+    columns = list(ds.column_names)
+    problem_col = pick_field(columns, cfg.problem_field, PROBLEM_FIELDS, "problem", "problem_field")
+    solution_col = pick_field(columns, cfg.solution_field, SOLUTION_FIELDS, "answer", "solution_field")
+    id_col = next((c for c in ID_FIELDS if c in columns), None)
+    if "prompt_id" in columns:
+        id_col = "prompt_id"
+    if cfg.max_train_samples is not None:
+        ds = ds.shuffle(seed=seed).select(range(min(cfg.max_train_samples, len(ds))))
+
+    def to_row(row: dict) -> dict:
+        problem = str(row[problem_col])
+        return {
+            "prompt": render(cfg.template, problem, cfg.system_prompt),
+            "solution": normalise_solution(row[solution_col]),
+            "prompt_id": str(row[id_col]) if id_col else prompt_id(problem),
+        }
+
+    return ds.map(to_row, remove_columns=columns, desc="rendering prompts")

@@ -1,0 +1,101 @@
+"""The policy to start from: a hub id, a local checkpoint (e.g. a zero.sft output), or the built-in tiny model.
+
+Everything that can fail on bad input (a path that does not exist, a hub id that cannot be reached) fails in
+`load_tokenizer`, before the run writes anything.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from zero.config import ConfigError, ZeroConfig
+
+TINY = "builtin:tiny"
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def load_tokenizer(cfg: ZeroConfig):
+    """The tokenizer of `cfg.model_name_or_path`, with a pad token; ConfigError when the model cannot be found."""
+    name = cfg.model_name_or_path
+    if name == TINY:
+        from zero.tiny import load_tokenizer as tiny_tokenizer
+
+        return tiny_tokenizer()
+    if name.startswith("builtin:"):
+        raise ConfigError(f"unknown built-in model {name!r}: the built-in one is {TINY}")
+    if not Path(name).exists() and not _HUB_ID.match(name):
+        raise ConfigError(f"model path {name!r} does not exist: pass a checkpoint directory or a hub id like Qwen/Qwen2.5-1.5B")
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name)
+    except (OSError, ValueError) as e:
+        where = "directory" if Path(name).exists() else "hub id"
+        raise ConfigError(
+            f"cannot load a tokenizer from {where} {name!r} ({str(e).splitlines()[0][:200]}): "
+            "check the name, your network (or HF_HUB_OFFLINE and the local cache)"
+        ) from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def model_init_kwargs(cfg: ZeroConfig) -> dict[str, Any]:
+    """What GRPOTrainer passes to `from_pretrained`."""
+    kwargs: dict[str, Any] = {"dtype": cfg.torch_dtype}
+    if cfg.attn_implementation:
+        kwargs["attn_implementation"] = cfg.attn_implementation
+    return kwargs
+
+
+def prepare_model(cfg: ZeroConfig, output_dir: Path, seed: int, resuming: bool) -> str:
+    """The path the trainer (and vLLM) load the starting policy from.
+
+    The tiny model is built into `output_dir/base_model`; with `cold_start_steps`, its format-only cold start
+    (see zero/tiny.py) is trained into `output_dir/cold_start` first. A resumed run reuses both as they are.
+    """
+    if cfg.model_name_or_path != TINY:
+        return cfg.model_name_or_path
+    from zero.tiny import build_tiny_model, cold_start_traces
+
+    base = output_dir / "base_model"
+    if not (base / "config.json").exists():
+        build_tiny_model(base, seed=seed)
+    if cfg.cold_start_steps <= 0:
+        return str(base)
+    cold = output_dir / "cold_start"
+    if (cold / "config.json").exists():
+        return str(cold)
+    if resuming:
+        raise ConfigError(f"{cold} is missing from a run that has checkpoints: restore it or start a new output_dir")
+    from zero.data import load_raw
+    from zero.sft import run_sft
+    from zero.templates import render
+
+    problems = load_raw(cfg, seed).to_list()
+    rows = [
+        {"prompt": render(cfg.template, r["problem"], cfg.system_prompt), "completion": r["completion"]}
+        for r in cold_start_traces(problems, cfg.tiny_max_operand, seed)
+    ]
+    print(f"zero: cold start: {cfg.cold_start_steps} SFT steps on {len(rows)} format-only traces")
+    run_sft(
+        base,
+        rows,
+        cold,
+        max_steps=cfg.cold_start_steps,
+        learning_rate=cfg.cold_start_learning_rate,
+        per_device_train_batch_size=32,
+        lr_scheduler_type="constant",
+        seed=seed,
+        use_cpu=True if not _has_accelerator() else False,
+        bf16=False,
+    )
+    return str(cold)
+
+
+def _has_accelerator() -> bool:
+    import torch
+
+    return torch.cuda.is_available()

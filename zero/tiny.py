@@ -1,0 +1,145 @@
+"""The tiny recipe's world, built in code: a ~0.4M-parameter Qwen2 model, its tokenizer, and a verifiable task.
+
+Everything here runs offline on a CPU, so `python -m zero.train configs/tiny.yaml` exercises the same code path as
+the GPU recipes (templates, `rewards/`, TRL's GRPOTrainer, vLLM when asked) in minutes.
+
+- Task (`builtin:arithmetic`): "a + b" with a, b in 0..max_operand; the gold answer is the sum. Scored by the same
+  `rewards.accuracy_reward` / `format_reward` as MATH.
+- Cold start (`cold_start_traces`): R1-style traces that teach the *format* only. Their answers are drawn at random,
+  so the cold-started policy writes `<think> 3 + 4 = 9 </think> <answer> 9 </answer>` with a right answer only by
+  chance; every point of accuracy above that is earned by RL. A quarter of the traces restate a value after "wait",
+  which gives the reflection telemetry something to find when RL starts to reward it.
+- Model: head_dim 64, because vLLM's CPU attention refuses smaller heads.
+- Tokenizer: a byte-level BPE trained on the task's own text (`build_tokenizer`); the trained file ships in
+  `zero/assets/tiny_tokenizer.json` so every machine gets identical token ids.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+ASSET = Path(__file__).parent / "assets" / "tiny_tokenizer.json"
+EOS, PAD = "<|endoftext|>", "<|pad|>"
+CHAT_ROLES = ("<|system|>", "<|user|>", "<|assistant|>")
+# A chat template for the tiny tokenizer, so the `chat` template path (cold-start checkpoints) runs on CPU too.
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+def arithmetic_problems(num_problems: int, max_operand: int, seed: int) -> list[dict[str, str]]:
+    """`num_problems` rows of {problem, answer, prompt_id}, operands drawn uniformly from 0..max_operand.
+
+    >>> arithmetic_problems(2, 9, seed=0)
+    [{'problem': '6 + 6', 'answer': '12', 'prompt_id': '6+6'}, {'problem': '0 + 4', 'answer': '4', 'prompt_id': '0+4'}]
+    """
+    if num_problems < 1 or max_operand < 1:
+        raise ValueError("builtin:arithmetic needs tiny_num_problems >= 1 and tiny_max_operand >= 1")
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(num_problems):
+        a, b = rng.randint(0, max_operand), rng.randint(0, max_operand)
+        rows.append({"problem": f"{a} + {b}", "answer": str(a + b), "prompt_id": f"{a}+{b}"})
+    return rows
+
+
+def cold_start_trace(problem: str, max_answer: int, rng: random.Random) -> str:
+    """A format-only R1 trace for `problem`: the right tags, an answer drawn at random.
+
+    >>> cold_start_trace("3 + 4", 18, random.Random(1))
+    ' <think> 3 + 4 = 4 </think> <answer> 4 </answer>'
+    """
+    guess = rng.randint(0, max_answer)
+    think = f"{problem} = {guess}"
+    if rng.random() < 0.25:
+        guess = rng.randint(0, max_answer)
+        think += f" wait , {problem} = {guess}"
+    return f" <think> {think} </think> <answer> {guess} </answer>"
+
+
+def cold_start_traces(problems: list[dict[str, str]], max_operand: int, seed: int) -> list[dict[str, str]]:
+    """{problem, completion} rows for the cold-start SFT, one per problem."""
+    rng = random.Random(seed + 1)
+    return [{"problem": p["problem"], "completion": cold_start_trace(p["problem"], 2 * max_operand, rng)} for p in problems]
+
+
+def _corpus(max_operand: int = 20) -> list[str]:
+    from zero.templates import BOXED_INSTRUCTION, TEMPLATES, render
+
+    rng = random.Random(0)
+    problems = arithmetic_problems(3000, max_operand, seed=0)
+    lines = [TEMPLATES["r1_zero"].text, TEMPLATES["qwen_math_boxed"].text, BOXED_INSTRUCTION]
+    lines += [render("r1_zero", p["problem"]) for p in problems[:50]]
+    lines += [cold_start_trace(p["problem"], 2 * max_operand, rng) for p in problems]
+    lines += [f"\\boxed{{{n}}} {n}" for n in range(0, 2 * max_operand + 1)]
+    lines += ["Let me check again . Hmm , let's verify : recheck the sum . However , alternatively retry"] * 20
+    return lines
+
+
+def build_tokenizer(vocab_size: int = 512):
+    """Train the tiny byte-level BPE on the task's text. Run once to (re)make the shipped asset:
+    `python -c "from zero.tiny import build_tokenizer; build_tokenizer().save_pretrained('/tmp/t')"` and copy
+    /tmp/t/tokenizer.json to zero/assets/tiny_tokenizer.json."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[EOS, PAD, *CHAT_ROLES],  # tags stay ordinary text: TRL decodes with skip_special_tokens
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(_corpus(), trainer=trainer)
+    return _wrap(tok)
+
+
+def _wrap(tok):
+    from transformers import PreTrainedTokenizerFast
+
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS, pad_token=PAD)
+    fast.chat_template = CHAT_TEMPLATE
+    return fast
+
+
+def load_tokenizer():
+    """The shipped tiny tokenizer (identical ids on every machine)."""
+    from tokenizers import Tokenizer
+
+    return _wrap(Tokenizer.from_file(str(ASSET)))
+
+
+def build_tiny_model(output_dir: str | Path, seed: int = 0) -> Path:
+    """Save a randomly initialised tiny Qwen2 model and the tiny tokenizer to `output_dir`; return the path.
+
+    The directory loads with `AutoModelForCausalLM.from_pretrained` and with vLLM, like any checkpoint.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, Qwen2Config
+
+    tokenizer = load_tokenizer()
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=2,  # head_dim 64: the smallest vLLM's CPU attention accepts
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        dtype="float32",
+    )
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(config)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    output_dir = Path(output_dir)
+    model.save_pretrained(output_dir)
+    tokenizer.save_pretrained(output_dir)
+    return output_dir
