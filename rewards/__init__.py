@@ -1,0 +1,55 @@
+"""Reward functions for R1-Zero training, in TRL's signature: ``fn(completions, solution, **kwargs)``.
+
+The reward is the whole teacher: a wrong reward trains the wrong thing, a slow one idles the GPUs. So the answer
+is read only from the final answer region (`extract_answer`), obvious hedges score 0, and math-verify runs in a
+pool of worker processes with a hard per-answer deadline (`rewards.pool`).
+
+Select rewards by name (the recipe YAML does, with weights):
+
+>>> sorted(REWARDS)
+['accuracy', 'format']
+>>> get_reward("accuracy") is accuracy_reward
+True
+>>> get_reward("speed")
+Traceback (most recent call last):
+...
+ValueError: unknown reward 'speed': choose from accuracy, format
+
+Run the doctests with ``python -m pytest --doctest-modules rewards``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rewards import pool
+from rewards.accuracy import accuracy_reward
+from rewards.extract import extract_answer, gold_answer
+from rewards.format import format_reward
+from rewards.grade import GradeResult, GradeStats, grade, grade_batch, last_stats
+
+REWARDS: dict[str, Callable[..., list]] = {"accuracy": accuracy_reward, "format": format_reward}
+
+
+def get_reward(name: str) -> Callable[..., list]:
+    """The reward function called `name`; a `ValueError` listing the valid names otherwise."""
+    try:
+        return REWARDS[name]
+    except KeyError:
+        raise ValueError(f"unknown reward {name!r}: choose from {', '.join(sorted(REWARDS))}") from None
+
+
+__all__ = [
+    "REWARDS",
+    "GradeResult",
+    "GradeStats",
+    "accuracy_reward",
+    "extract_answer",
+    "format_reward",
+    "get_reward",
+    "gold_answer",
+    "grade",
+    "grade_batch",
+    "last_stats",
+    "pool",
+]
