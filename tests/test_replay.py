@@ -1,0 +1,192 @@
+"""Replay from a run directory's files: loading, per-step summary, aha finder, PNGs and the notebook.
+
+Run: `cd /work/main && PYTHONPATH=. .venv/bin/python -m pytest tests/test_replay.py -q`
+
+`write_synthetic_run` builds a small run directory in the documented rollout format (also used by
+tests/test_wandb_tables.py): 3 prompts x 4 completions, accuracy rising 0 -> 3/4 over four rollout batches,
+each batch logged at two consecutive steps (as TRL does with num_iterations=2, with a `rollout_step`
+column), and one self-correction at step 5.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from zero import reasoning, replay
+
+REPO = Path(__file__).resolve().parents[1]
+PROMPTS = {"p0": ("What is 3 + 4?", "7"), "p1": ("What is 6 * 2?", "12"), "p2": ("What is 9 - 5?", "4")}
+AHA_STEP = 5
+AHA_TEXT = "<think>6 * 2 = 8. Wait, that is wrong: 6 * 2 = 12</think> <answer>12</answer>"
+
+
+def _answer(text: str, region: str) -> str | None:
+    found = re.findall(r"<answer>(.*?)</answer>", text, re.S)
+    return found[-1].strip() if found else None
+
+
+def _completion(rollout: int, gold: str, correct: bool, index: int) -> str:
+    filler = " ".join(["step"] * (5 * rollout))  # completions grow longer batch by batch
+    if not correct and index == 3:
+        return f"<think>{filler} hmm, still thinking"  # truncated: no closing tags
+    answer = gold if correct else str(int(gold) + 1)
+    check = " Let me check: it holds." if rollout >= 3 else ""
+    return f"<think>{filler} so it is {answer}.{check}</think> <answer>{answer}</answer>"
+
+
+def write_synthetic_run(run_dir: Path, rollouts: int = 4) -> Path:
+    """A run directory with 2 * `rollouts` completion files and a zero_config.yaml; returns `run_dir`."""
+    (run_dir / "completions").mkdir(parents=True)
+    (run_dir / "zero_config.yaml").write_text("template: r1_zero\nanswer_region: null\nreflection_lexicon: null\n")
+    for rollout in range(1, rollouts + 1):
+        rows = []
+        for prompt_id, (problem, gold) in PROMPTS.items():
+            for index in range(4):
+                correct = index < rollout - 1  # 0, 1, 2, 3 of 4 correct
+                text = _completion(rollout, gold, correct, index)
+                if prompt_id == "p1" and index == 0 and 2 * rollout - 1 == AHA_STEP:
+                    text = AHA_TEXT
+                rows.append(
+                    {
+                        "prompt": f"User: {problem}. Assistant:",
+                        "completion": text,
+                        "reward_accuracy": 1.0 if correct else 0.0,
+                        "reward_format": 1.0 if "</answer>" in text else 0.0,
+                        "prompt_id": prompt_id,
+                        "solution": gold,
+                        "completion_tokens": len(text.split()),
+                        "truncated": "</answer>" not in text,
+                        "rollout_step": rollout,
+                    }
+                )
+        frame = pd.DataFrame(rows)
+        frame["reward"] = frame["reward_accuracy"] + frame["reward_format"]
+        frame["advantage"] = frame["reward"] - frame.groupby("prompt_id")["reward"].transform("mean")
+        columns = reasoning.annotate(
+            frame["completion"].tolist(),
+            (frame["reward_accuracy"] == 1.0).tolist(),
+            (frame["reward_format"] == 1.0).tolist(),
+            frame["completion_tokens"].tolist(),
+            "answer_tag",
+            extract_answer=_answer,
+        )
+        frame = frame.assign(**columns)
+        for step in (2 * rollout - 1, 2 * rollout):  # num_iterations=2: the batch is logged at two steps
+            frame.assign(step=step).to_parquet(run_dir / "completions" / f"completions_{step:05d}.parquet")
+    return run_dir
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    return write_synthetic_run(tmp_path / "run")
+
+
+def test_synthetic_run_holds_one_self_correction(run_dir):
+    frame = pd.read_parquet(run_dir / "completions" / f"completions_{AHA_STEP:05d}.parquet")
+    assert frame["self_correction"].sum() == 1
+    assert frame.loc[frame["self_correction"], "completion"].item() == AHA_TEXT
+
+
+def test_load_rollouts_keeps_each_rollout_batch_once(run_dir):
+    df = replay.load_rollouts(run_dir)
+    assert len(df) == 4 * 12
+    assert sorted(df["step"].unique()) == [1, 3, 5, 7]
+
+
+def test_summarize_per_step(run_dir):
+    summary = replay.summarize(replay.load_rollouts(run_dir))
+    assert summary["accuracy"].tolist() == [0.0, 0.25, 0.5, 0.75]
+    assert summary["reasoning/self_corrections"].tolist() == [0.0, 0.0, 1.0, 0.0]
+    assert summary["reasoning/length/mean"].is_monotonic_increasing
+    assert summary["reasoning/truncated_share"].tolist() == [0.25] * 4  # completion 3 of each prompt: never correct
+    assert summary.loc[1, "reward"] == pytest.approx(0.75)  # no accuracy, 9 of 12 formatted
+    assert "reasoning/reflection/accuracy_with" in summary
+
+
+def test_first_aha(run_dir):
+    aha = replay.first_aha(replay.load_rollouts(run_dir))
+    assert aha["step"] == AHA_STEP
+    assert aha["prompt_id"] == "p1"
+    assert aha["prompt"] == "User: What is 6 * 2?. Assistant:"
+    assert aha["context"].startswith("<think>6 * 2 = 8. Wait")
+
+
+def test_prompt_curves_and_early_vs_late(run_dir):
+    df = replay.load_rollouts(run_dir)
+    curves = replay.prompt_curves(df)
+    assert list(curves.columns) == [1, 3, 5, 7]
+    assert curves.loc["p0"].tolist() == [0.0, 0.25, 0.5, 0.75]
+    prompt_id, early, late = replay.early_vs_late(df, "p2")
+    assert (prompt_id, early["step"].unique().tolist(), late["step"].unique().tolist()) == ("p2", [1], [7])
+    with pytest.raises(ValueError, match="not in this run"):
+        replay.early_vs_late(df, "nope")
+    assert replay.completions_at(df, 6)["step"].unique().tolist() == [5]
+
+
+def test_missing_optional_columns_are_derived(tmp_path):
+    """A file with TRL's columns only (chat prompts, no zero extras) still replays."""
+    (tmp_path / "completions").mkdir()
+    prompt = [{"role": "user", "content": "What is 1 + 1?"}]
+    pd.DataFrame(
+        {
+            "step": [1, 1],
+            "prompt": [prompt, prompt],
+            "completion": ["<think>Wait, 2</think><answer>2</answer>", "<answer>3</answer>"],
+            "reward_accuracy": [1.0, 0.0],
+            "reward_format": [1.0, float("nan")],
+            "advantage": [0.5, -0.5],
+            "unknown_column": ["x", "y"],
+        }
+    ).to_parquet(tmp_path / "completions" / "completions_00001.parquet")
+    df = replay.load_rollouts(tmp_path)
+    assert df["is_correct"].tolist() == [True, False]
+    assert df["reflection_count"].tolist() == [1, 0]
+    assert df["reflection_in_think"].tolist() == [1, 0]
+    assert df["prompt_text"].tolist() == ["What is 1 + 1?"] * 2
+    assert df["prompt_id"].nunique() == 1
+    summary = replay.summarize(df)
+    assert summary.loc[1, "accuracy"] == 0.5 and summary.loc[1, "reward"] == pytest.approx(1.0)
+    assert replay.first_aha(df) is None  # no self_correction column: unknown, not invented
+    paths = replay.write_plots(df, tmp_path / "plots")
+    assert all(p.stat().st_size > 0 for p in paths)
+
+
+def test_load_rollouts_error_names_the_fix(tmp_path):
+    with pytest.raises(FileNotFoundError, match="log_completions"):
+        replay.load_rollouts(tmp_path)
+
+
+def test_cli_prints_summary_and_writes_pngs(run_dir, capsys):
+    assert replay.main([str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "first aha moment: step 5, prompt p1" in out and "**Wait**" in out
+    assert re.search(r"^\s*7\s+12\s", out, re.M)  # the step-7 row: 12 completions
+    for name in replay.PLOT_FILES:
+        path = run_dir / "replay" / name
+        assert path.stat().st_size > 10_000, f"{path} is (nearly) empty"
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_notebook_runs_headless(run_dir, monkeypatch):
+    """Executes notebooks/replay.ipynb against the synthetic run; any failing cell fails the test."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    monkeypatch.setenv("ZERO_RUN_DIR", str(run_dir))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    notebook = nbformat.read(REPO / "notebooks" / "replay.ipynb", as_version=4)
+    # kernel "python3" runs on sys.executable (jupyter_client substitutes it for "python"): the venv's python
+    client = nbclient.NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(REPO / "notebooks")}}
+    )
+    client.execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    text = "".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for o in outputs)
+    html = "".join(str(o.get("data", {}).get("text/html", "")) for o in outputs)
+    assert "first aha moment at step 5" in text
+    assert "<mark>Wait</mark>" in html
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3
