@@ -65,10 +65,16 @@ class ZeroConfig:
         "Reward functions by name (rewards.REWARDS); weights are TRL's `reward_weights`, in the same order.",
         default_factory=lambda: ["accuracy", "format"],
     )
+    reward_timeout_s: float = _help(
+        "Hard deadline per answer for math-verify; an answer past it scores 0 and counts in rewards/timeouts.",
+        default=2.0,
+    )
+    reward_workers: int | None = _help("Processes grading answers with math-verify; None: one per core.", default=None)
     reflection_lexicon: list[str] | None = _help(
         "Reflection words/phrases counted per completion; None: zero.reasoning.DEFAULT_REFLECTION_LEXICON.", default=None
     )
     wandb_project: str = _help("W&B project (report_to must include wandb).", default="zero")
+    wandb_table_every: int = _help("Log a W&B table of completions every N steps (>= 1).", default=10)
     resume: str = _help(
         "auto: resume from output_dir's last checkpoint when it holds one; never: refuse an output_dir that already "
         "holds a run.",

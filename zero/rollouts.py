@@ -63,6 +63,7 @@ class RewardSuite:
         answer_region: str,
         eos_and_pad_ids: Sequence[int],
         lexicon: Sequence[str] | None = None,
+        reward_kwargs: dict[str, dict[str, Any]] | None = None,
     ):
         if not names:
             raise ValueError("reward_funcs is empty: name at least one of " + ", ".join(rewards.REWARDS))
@@ -74,6 +75,7 @@ class RewardSuite:
         self.answer_region = answer_region
         self.stop_ids = set(eos_and_pad_ids)
         self.lexicon = lexicon
+        self.reward_kwargs = reward_kwargs or {}  # per reward name, e.g. {"accuracy": {"timeout_s": 2.0}}
         self._scores: dict[str, list[float | None]] = {}
         self.reward_funcs = [self._wrap(i, n, f) for i, (n, f) in enumerate(zip(self.names, self.funcs))]
 
@@ -82,7 +84,7 @@ class RewardSuite:
 
         def reward(completions, **kwargs):
             texts = [completion_text(c) for c in completions]
-            scores = func(texts, answer_region=self.answer_region, **kwargs)
+            scores = func(texts, answer_region=self.answer_region, **self.reward_kwargs.get(name, {}), **kwargs)
             self._scores[name] = list(scores)
             if last:
                 self._record(texts, kwargs)
@@ -96,7 +98,8 @@ class RewardSuite:
         if name in self._scores:
             return self._scores[name]
         quiet = {k: v for k, v in kwargs.items() if k != "log_metric"}  # counted once, by the configured rewards
-        return list(rewards.get_reward(name)(texts, answer_region=self.answer_region, **quiet))
+        extra = self.reward_kwargs.get(name, {})
+        return list(rewards.get_reward(name)(texts, answer_region=self.answer_region, **extra, **quiet))
 
     def _record(self, texts: list[str], kwargs: dict[str, Any]) -> None:
         log_extra, log_metric = kwargs.get("log_extra"), kwargs.get("log_metric")

@@ -19,6 +19,7 @@ DEFAULT_RECIPE = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
 def main(argv: list[str] | None = None) -> int:
     from trl import GRPOConfig, GRPOTrainer
 
+    import rewards
     from zero import data, models, tracking
     from zero.rollouts import RewardSuite
     from zero.templates import get_template
@@ -39,15 +40,21 @@ def main(argv: list[str] | None = None) -> int:
             answer_region,
             [tokenizer.eos_token_id, tokenizer.pad_token_id],
             cfg.reflection_lexicon,
+            reward_kwargs={"accuracy": {"timeout_s": cfg.reward_timeout_s}},
         )
+        rewards.pool.configure(cfg.reward_workers)
     except ConfigError as e:
         print(f"zero.train: error: {e}", file=sys.stderr)
         return 2
 
     # Nothing above wrote to output_dir; from here on the run exists.
     output_dir = write_config(cfg, args)
+    callbacks = []
     if "wandb" in args.report_to:
+        from zero.wandb_tables import ReasoningTablesCallback
+
         tracking.setup_wandb(output_dir, cfg.wandb_project)
+        callbacks.append(ReasoningTablesCallback(output_dir, cfg.wandb_table_every, lexicon=cfg.reflection_lexicon))
     model_path = models.prepare_model(cfg, output_dir, args.seed, resuming=checkpoint is not None)
     args.model_init_kwargs = {**models.model_init_kwargs(cfg), **(args.model_init_kwargs or {})}
     if args.use_vllm:
@@ -61,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         reward_funcs=suite.reward_funcs,
         train_dataset=dataset,
         processing_class=tokenizer,
+        callbacks=callbacks,
     )
     trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(str(output_dir))
