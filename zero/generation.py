@@ -1,0 +1,235 @@
+"""Sampling completions for evaluation: vLLM, or Hugging Face `generate` where vLLM is missing.
+
+Both backends take `Request`s (prompt token ids and a seed per sample) and hand finished samples to a callback as
+soon as they are done: vLLM after every engine step (all requests are queued at once, so the engine batches as it
+likes and a 32k-token straggler holds back nothing), HF after every batch. The caller writes them to disk, which is
+what makes an interrupted evaluation resumable.
+
+Every sample is seeded on its own (vLLM's per-request `seed`; for HF, `SeededSampler` below), so a sample does not
+depend on which other samples share its batch: a resumed run draws the same samples as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Request:
+    key: Any  # the caller's handle, returned with the sample
+    prompt_ids: list[int]
+    seed: int
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float  # 0: greedy
+    top_p: float
+    max_tokens: int
+
+
+@dataclass(frozen=True)
+class Sample:
+    key: Any
+    prompt_ids: list[int]  # the ids the engine consumed (what reached the model)
+    completion_ids: list[int]
+    text: str  # the completion decoded without special tokens
+    truncated: bool  # stopped by max_tokens, not by an end-of-sequence token
+
+
+OnDone = Callable[[list[Sample]], None]
+
+
+def request_seed(*parts: object) -> int:
+    """A 31-bit seed for one sample, stable across runs and machines (not Python's salted `hash`).
+
+    >>> request_seed(0, "gsm8k", "7", 3) == request_seed(0, "gsm8k", "7", 3) != request_seed(0, "gsm8k", "7", 4)
+    True
+    """
+    digest = hashlib.sha256("/".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+def vllm_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("vllm") is not None
+
+
+class SeededSampler:
+    """A transformers logits processor that draws each row's next token with that row's own generator.
+
+    HF `generate` samples the whole batch from one global RNG, so a sample would change with its batch-mates.
+    This processor samples per row (temperature, then top-p), then masks every other token to -inf, and HF runs
+    with `do_sample=False`, so the argmax is the drawn token. With temperature 0 it is plain greedy decoding.
+    """
+
+    def __init__(self, seeds: Sequence[int], temperature: float, top_p: float, device: Any):
+        import torch
+
+        self.temperature, self.top_p = temperature, top_p
+        self.generators = [torch.Generator(device=device).manual_seed(s) for s in seeds]
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        scores = scores.float()  # [batch, vocab]
+        if self.temperature <= 0:
+            chosen = scores.argmax(-1)
+        else:
+            probs = torch.softmax(scores / self.temperature, dim=-1)
+            if self.top_p < 1.0:
+                sorted_probs, order = probs.sort(dim=-1, descending=True)
+                # keep the smallest prefix whose mass reaches top_p (the first token always stays)
+                drop = sorted_probs.cumsum(-1) - sorted_probs >= self.top_p
+                sorted_probs = sorted_probs.masked_fill(drop, 0.0)
+                probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
+            chosen = torch.stack(
+                [torch.multinomial(p, 1, generator=g)[0] for p, g in zip(probs, self.generators)]
+            )  # [batch]
+        out = torch.full_like(scores, float("-inf"))
+        return out.scatter(-1, chosen[:, None], 0.0)
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
+    eos = getattr(model.generation_config, "eos_token_id", None)
+    ids = eos if isinstance(eos, list) else [eos]
+    return sorted({i for i in ids + [tokenizer.eos_token_id] if i is not None})
+
+
+class HFGenerator:
+    """Batched `model.generate`, left-padded, seeded per row. Takes a loaded model (e.g. the policy mid-training)."""
+
+    name = "hf"
+
+    def __init__(self, model: Any, tokenizer: Any, batch_size: int = 8):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
+
+    @classmethod
+    def load(cls, path: str, tokenizer: Any, batch_size: int = 8, dtype: str = "auto") -> "HFGenerator":
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        return cls(model.to("cuda" if torch.cuda.is_available() else "cpu"), tokenizer, batch_size)
+
+    def generate(self, requests: Sequence[Request], sampling: Sampling, on_done: OnDone) -> None:
+        import torch
+        from transformers import GenerationConfig, LogitsProcessorList
+
+        model, pad = self.model, self.tokenizer.pad_token_id
+        eos = _eos_ids(model, self.tokenizer)
+        config = GenerationConfig(
+            max_new_tokens=sampling.max_tokens, do_sample=False, eos_token_id=eos, pad_token_id=pad
+        )
+        was_training = model.training
+        model.eval()
+        try:
+            for start in range(0, len(requests), self.batch_size):
+                batch = requests[start : start + self.batch_size]
+                width = max(len(r.prompt_ids) for r in batch)
+                ids = torch.tensor([[pad] * (width - len(r.prompt_ids)) + r.prompt_ids for r in batch])
+                mask = torch.tensor([[0] * (width - len(r.prompt_ids)) + [1] * len(r.prompt_ids) for r in batch])
+                sampler = SeededSampler([r.seed for r in batch], sampling.temperature, sampling.top_p, model.device)
+                with torch.no_grad():
+                    out = model.generate(
+                        input_ids=ids.to(model.device),
+                        attention_mask=mask.to(model.device),
+                        generation_config=config,
+                        logits_processor=LogitsProcessorList([sampler]),
+                    )  # [batch, width + generated]
+                samples = []
+                for row, request in zip(out[:, width:].tolist(), batch):
+                    end = next((i for i, t in enumerate(row) if t in eos), None)
+                    completion = row[: end + 1] if end is not None else row
+                    text = self.tokenizer.decode(completion, skip_special_tokens=True)
+                    samples.append(Sample(request.key, request.prompt_ids, completion, text, end is None))
+                on_done(samples)
+        finally:
+            model.train(was_training)
+
+
+class VLLMGenerator:
+    """vLLM's offline engine, fed all requests at once and drained step by step."""
+
+    name = "vllm"
+
+    def __init__(self, path: str, *, tokenizer: Any, dtype: str = "auto", gpu_memory_utilization: float = 0.9,
+                 max_model_len: int | None = None, tensor_parallel_size: int = 1, seed: int = 0):
+        from vllm import LLM
+        from vllm.platforms import current_platform
+
+        # vLLM 0.32's CPU runner cannot rewind a seeded request's generator when a chunked prefill discards the
+        # token it sampled ("CPU Generator does not use offset", gpu_model_runner._bookkeeping_sync): per-request
+        # seeds then kill the engine. Without chunked prefill nothing is discarded.
+        cpu = {"enable_chunked_prefill": False} if current_platform.is_cpu() else {}
+        # Completions are decoded with zero's tokenizer, not vLLM's: vLLM loads tokenizers with AutoTokenizer,
+        # which rebuilds any qwen2-type checkpoint's tokenizer as Qwen2Tokenizer (see zero.models).
+        self.tokenizer = tokenizer
+        self.llm = LLM(
+            model=str(path),
+            dtype=dtype,
+            gpu_memory_utilization=gpu_memory_utilization,
+            max_model_len=max_model_len,
+            tensor_parallel_size=tensor_parallel_size,
+            seed=seed,
+            enable_prefix_caching=True,  # the n samples of a problem share its prompt
+            **cpu,
+        )
+
+    def generate(self, requests: Sequence[Request], sampling: Sampling, on_done: OnDone) -> None:
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+        from vllm.sampling_params import RequestOutputKind
+
+        engine = self.llm.llm_engine
+        by_id: dict[str, Request] = {}
+        try:
+            for i, request in enumerate(requests):
+                params = SamplingParams(
+                    temperature=sampling.temperature,
+                    top_p=sampling.top_p if sampling.temperature > 0 else 1.0,
+                    max_tokens=sampling.max_tokens,
+                    seed=request.seed,
+                    detokenize=False,
+                    output_kind=RequestOutputKind.FINAL_ONLY,
+                )
+                request_id = f"zero-eval-{i}"
+                engine.add_request(request_id, TokensPrompt(prompt_token_ids=list(request.prompt_ids)), params)
+                by_id[request_id] = request
+            while engine.has_unfinished_requests():
+                finished = [o for o in engine.step() if o.finished]
+                samples = []
+                for output in finished:
+                    request, completion = by_id.pop(output.request_id), output.outputs[0]
+                    ids = list(completion.token_ids)
+                    text = self.tokenizer.decode(ids, skip_special_tokens=True)
+                    samples.append(
+                        Sample(request.key, list(output.prompt_token_ids), ids, text, completion.finish_reason == "length")
+                    )
+                if samples:
+                    on_done(samples)
+        finally:
+            if by_id:  # interrupted: leave the engine empty for the next call
+                engine.abort_request(list(by_id))
+
+    def close(self) -> None:
+        """Stop the engine's worker processes now rather than at interpreter exit."""
+        self.llm.llm_engine.engine_core.shutdown()
+
+
+def model_max_length(path: str) -> int | None:
+    """The model's context length from its config.json (`max_position_embeddings`), None when not stated."""
+    config = Path(path) / "config.json"
+    if not config.is_file():
+        return None
+    import json
+
+    value = json.loads(config.read_text()).get("max_position_embeddings")
+    return int(value) if value else None
