@@ -80,6 +80,14 @@ class ZeroConfig:
         "holds a run.",
         default="auto",
     )
+    # Evaluation during training (zero.eval on the live policy, HF generation), logged under eval/...
+    eval_every: int = _help("Evaluate every N steps and at the last step (0: never).", default=0)
+    eval_benchmarks: list[str] = _help("Benchmarks by name (zero.benchmarks.BENCHMARKS).", default_factory=lambda: ["gsm8k"])
+    eval_limit: int | None = _help("Problems per benchmark (None: all).", default=50)
+    eval_n: int = _help("Samples per problem (pass@1 is their mean).", default=4)
+    eval_max_tokens: int = _help("Longest completion during evaluation.", default=1024)
+    eval_temperature: float = _help("Sampling temperature during evaluation (DeepSeek: 0.6).", default=0.6)
+    eval_batch_size: int = _help("Sequences per HF generate call during evaluation.", default=16)
     # The tiny CPU recipe: its task and its cold start (DeepSeek-R1's cold-start SFT, scaled down).
     tiny_num_problems: int = _help("builtin:arithmetic: number of generated problems.", default=2000)
     tiny_max_operand: int = _help("builtin:arithmetic: operands are drawn from 0..N.", default=9)

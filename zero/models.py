@@ -16,6 +16,25 @@ TINY = "builtin:tiny"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
+# Tokenizer classes that mean "tokenizer.json as it is". transformers 5 ignores them for model types it lists as
+# having wrong hub tokenizer classes (qwen2 among them) and rebuilds a Qwen2Tokenizer from the vocabulary, which
+# silently re-tokenizes any custom tokenizer (the tiny model's: "<think>" became "i"). We trust the checkpoint.
+_AS_SAVED = {"TokenizersBackend", "PreTrainedTokenizerFast"}
+
+
+def tokenizer_from_pretrained(name_or_path: str | Path):
+    """`AutoTokenizer.from_pretrained`, except that a checkpoint whose tokenizer_config.json names the generic fast
+    class loads exactly its tokenizer.json. Every zero command loads tokenizers through this."""
+    import json
+
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    config = Path(name_or_path) / "tokenizer_config.json"
+    if config.is_file() and json.loads(config.read_text()).get("tokenizer_class") in _AS_SAVED:
+        return PreTrainedTokenizerFast.from_pretrained(name_or_path)
+    return AutoTokenizer.from_pretrained(name_or_path)
+
+
 def load_tokenizer(cfg: ZeroConfig):
     """The tokenizer of `cfg.model_name_or_path`, with a pad token; ConfigError when the model cannot be found."""
     name = cfg.model_name_or_path
@@ -27,10 +46,8 @@ def load_tokenizer(cfg: ZeroConfig):
         raise ConfigError(f"unknown built-in model {name!r}: the built-in one is {TINY}")
     if not Path(name).exists() and not _HUB_ID.match(name):
         raise ConfigError(f"model path {name!r} does not exist: pass a checkpoint directory or a hub id like Qwen/Qwen2.5-1.5B")
-    from transformers import AutoTokenizer
-
     try:
-        tokenizer = AutoTokenizer.from_pretrained(name)
+        tokenizer = tokenizer_from_pretrained(name)
     except (OSError, ValueError) as e:
         where = "directory" if Path(name).exists() else "hub id"
         raise ConfigError(

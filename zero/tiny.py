@@ -10,7 +10,7 @@ the GPU recipes (templates, `rewards/`, TRL's GRPOTrainer, vLLM when asked) in m
   chance; every point of accuracy above that is earned by RL. A quarter of the traces restate a value after "wait",
   which gives the reflection telemetry something to find when RL starts to reward it.
 - Model: head_dim 64, because vLLM's CPU attention refuses smaller heads.
-- Tokenizer: a byte-level BPE trained on the task's own text (`build_tokenizer`); the trained file ships in
+- Tokenizer: word-level, built from the task's own text (`build_tokenizer`); the file ships in
   `zero/assets/tiny_tokenizer.json` so every machine gets identical token ids.
 """
 
@@ -20,7 +20,7 @@ import random
 from pathlib import Path
 
 ASSET = Path(__file__).parent / "assets" / "tiny_tokenizer.json"
-EOS, PAD = "<|endoftext|>", "<|pad|>"
+EOS, PAD, UNK = "<|endoftext|>", "<|pad|>", "<|unk|>"
 CHAT_ROLES = ("<|system|>", "<|user|>", "<|assistant|>")
 # A chat template for the tiny tokenizer, so the `chat` template path (cold-start checkpoints) runs on CPU too.
 CHAT_TEMPLATE = (
@@ -30,18 +30,25 @@ CHAT_TEMPLATE = (
 
 
 def arithmetic_problems(num_problems: int, max_operand: int, seed: int) -> list[dict[str, str]]:
-    """`num_problems` rows of {problem, answer, prompt_id}, operands drawn uniformly from 0..max_operand.
+    """`num_problems` rows of {problem, answer, prompt_id}: "a + b" with a, b in 0..max_operand.
+
+    The sum is drawn uniformly first, then a pair with that sum. With uniform operands the commonest sum (4 of
+    0..8) covers a fifth of the problems, and GRPO found that shortcut: answer "4" everywhere, copy nothing
+    (measured: accuracy stuck at 0.19, the think's copy of the problem fell from 0.97 to 0.16). With every answer
+    equally likely, no constant answer beats chance and accuracy has to come from reading the problem.
 
     >>> arithmetic_problems(2, 9, seed=0)
-    [{'problem': '6 + 6', 'answer': '12', 'prompt_id': '6+6'}, {'problem': '0 + 4', 'answer': '4', 'prompt_id': '0+4'}]
+    [{'problem': '9 + 3', 'answer': '12', 'prompt_id': '9+3'}, {'problem': '4 + 9', 'answer': '13', 'prompt_id': '4+9'}]
     """
     if num_problems < 1 or max_operand < 1:
         raise ValueError("builtin:arithmetic needs tiny_num_problems >= 1 and tiny_max_operand >= 1")
     rng = random.Random(seed)
     rows = []
     for _ in range(num_problems):
-        a, b = rng.randint(0, max_operand), rng.randint(0, max_operand)
-        rows.append({"problem": f"{a} + {b}", "answer": str(a + b), "prompt_id": f"{a}+{b}"})
+        total = rng.randint(0, 2 * max_operand)
+        a = rng.randint(max(0, total - max_operand), min(max_operand, total))
+        b = total - a
+        rows.append({"problem": f"{a} + {b}", "answer": str(total), "prompt_id": f"{a}+{b}"})
     return rows
 
 
@@ -49,14 +56,14 @@ def cold_start_trace(problem: str, max_answer: int, rng: random.Random) -> str:
     """A format-only R1 trace for `problem`: the right tags, an answer drawn at random.
 
     >>> cold_start_trace("3 + 4", 18, random.Random(1))
-    ' <think> 3 + 4 = 4 </think> <answer> 4 </answer>'
+    '<think> 3 + 4 = 4 </think> <answer> 4 </answer>'
     """
     guess = rng.randint(0, max_answer)
     think = f"{problem} = {guess}"
     if rng.random() < 0.25:
         guess = rng.randint(0, max_answer)
         think += f" wait , {problem} = {guess}"
-    return f" <think> {think} </think> <answer> {guess} </answer>"
+    return f"<think> {think} </think> <answer> {guess} </answer>"
 
 
 def cold_start_traces(problems: list[dict[str, str]], max_operand: int, seed: int) -> list[dict[str, str]]:
@@ -78,29 +85,43 @@ def _corpus(max_operand: int = 20) -> list[str]:
     return lines
 
 
-def build_tokenizer(vocab_size: int = 512):
-    """Train the tiny byte-level BPE on the task's text. Run once to (re)make the shipped asset:
+# Whole words, whole numbers, tags and single punctuation marks are tokens; whitespace is not. A completion is
+# then a short sentence of meaningful tokens ("<think> 3 + 4 = 7 </think> <answer> 7 </answer>" is 10), which a
+# 0.4M-parameter model learns to write reliably; the byte-level BPE we tried first let it spell one space five ways.
+_SPLIT = r"</?think>|</?answer>|<\|[a-z_]+\|>|\\[a-z]+\{?|\d+|[^\w\s]"  # \boxed{ is one token
+
+
+def _pre_tokenizer():
+    from tokenizers import Regex, pre_tokenizers
+
+    return pre_tokenizers.Sequence(
+        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Split(Regex(_SPLIT), behavior="isolated")]
+    )
+
+
+def build_tokenizer(max_number: int = 199):
+    """Build the tiny word-level tokenizer from the task's own text. Run once to (re)make the shipped asset:
     `python -c "from zero.tiny import build_tokenizer; build_tokenizer().save_pretrained('/tmp/t')"` and copy
     /tmp/t/tokenizer.json to zero/assets/tiny_tokenizer.json."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from collections import Counter
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=[EOS, PAD, *CHAT_ROLES],  # tags stay ordinary text: TRL decodes with skip_special_tokens
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(_corpus(), trainer=trainer)
+    from tokenizers import Tokenizer, decoders, models
+
+    pre = _pre_tokenizer()
+    counts = Counter(w for line in _corpus() for w, _ in pre.pre_tokenize_str(line))
+    words = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if not w.isdigit()]
+    vocab = [EOS, PAD, UNK, *CHAT_ROLES, *(str(n) for n in range(max_number + 1)), *words]
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(dict.fromkeys(vocab))}, unk_token=UNK))
+    tok.pre_tokenizer = pre
+    tok.decoder = decoders.WordPiece(prefix="##", cleanup=False)  # joins tokens with one space
+    tok.add_special_tokens([EOS, PAD, UNK, *CHAT_ROLES])
     return _wrap(tok)
 
 
 def _wrap(tok):
     from transformers import PreTrainedTokenizerFast
 
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS, pad_token=PAD)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS, pad_token=PAD, unk_token=UNK)
     fast.chat_template = CHAT_TEMPLATE
     return fast
 

@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             reward_kwargs={"accuracy": {"timeout_s": cfg.reward_timeout_s}},
         )
         rewards.pool.configure(cfg.reward_workers)
+        eval_cfg = eval_config(cfg, args, answer_region) if cfg.eval_every else None
     except ConfigError as e:
         print(f"zero.train: error: {e}", file=sys.stderr)
         return 2
@@ -55,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
 
         tracking.setup_wandb(output_dir, cfg.wandb_project)
         callbacks.append(ReasoningTablesCallback(output_dir, cfg.wandb_table_every, lexicon=cfg.reflection_lexicon))
+    if eval_cfg is not None:
+        from zero.eval_callback import EvalCallback
+
+        callbacks.append(EvalCallback(eval_cfg, cfg.eval_every, output_dir))
     model_path = models.prepare_model(cfg, output_dir, args.seed, resuming=checkpoint is not None)
     args.model_init_kwargs = {**models.model_init_kwargs(cfg), **(args.model_init_kwargs or {})}
     if args.use_vllm:
@@ -75,6 +80,30 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer.save_pretrained(str(output_dir))
     print(f"zero: done; model, rollouts and logs in {output_dir} (python -m zero.replay {output_dir})")
     return 0
+
+
+def eval_config(cfg: ZeroConfig, args, answer_region: str):
+    """The zero.eval settings for evaluating the policy during training (checked now, so bad keys exit 2)."""
+    from zero.eval import EvalConfig, check
+
+    return check(
+        EvalConfig(
+            model="policy",  # the live policy generates; the name only passes zero.eval's check
+            benchmarks=cfg.eval_benchmarks,
+            limit=cfg.eval_limit,
+            n=cfg.eval_n,
+            max_tokens=cfg.eval_max_tokens,
+            temperature=cfg.eval_temperature,
+            template=cfg.template,
+            system_prompt=cfg.system_prompt,
+            answer_region=answer_region,
+            seed=args.seed,
+            batch_size=cfg.eval_batch_size,
+            reflection_lexicon=cfg.reflection_lexicon,
+            grade_timeout_s=cfg.reward_timeout_s,
+            output_dir=str(Path(args.output_dir) / "eval"),
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,56 @@
+"""Shared fixtures: the real `zero.train` command run on the tiny recipe.
+
+`tiny_run` runs configs/tiny.yaml exactly as the README's first command does (W&B offline), once per test session,
+and hands its run directory to the learning test and the notebook test.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_RECIPE = REPO / "configs" / "tiny.yaml"
+
+
+@pytest.fixture(autouse=True)
+def _offline_wandb(monkeypatch):
+    """No test ever talks to W&B's servers or prompts for a login."""
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    for key in ("WANDB_DIR", "WANDB_RUN_ID", "WANDB_RESUME", "WANDB_PROJECT"):
+        monkeypatch.delenv(key, raising=False)
+
+
+def run_zero_train(*argv: str) -> int:
+    """`python -m zero.train ARGV` in this process, with the W&B environment it sets reset afterwards."""
+    from zero.train import main
+
+    saved = {k: v for k, v in os.environ.items() if k.startswith("WANDB_")}
+    try:
+        return main(list(argv))
+    finally:
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish()
+        wandb.teardown()
+        for key in [k for k in os.environ if k.startswith("WANDB_")]:
+            del os.environ[key]
+        os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """The full tiny recipe (cold start + GRPO), run once per session; returns its output_dir."""
+    output_dir = tmp_path_factory.mktemp("tiny") / "run"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("WANDB_MODE", "offline")
+    try:
+        code = run_zero_train(str(TINY_RECIPE), f"output_dir={output_dir}", "disable_tqdm=true")
+    finally:
+        mp.undo()
+    assert code == 0, "the tiny recipe failed"
+    return output_dir
