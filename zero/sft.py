@@ -1,14 +1,87 @@
-"""Supervised fine-tuning on reasoning traces (cold start, distillation), on TRL's SFTTrainer.
+"""Supervised fine-tuning on reasoning traces (cold start, distillation): `python -m zero.sft CONFIG [key=value ...]`.
 
-`run_sft` is the one place zero calls SFTTrainer: the tiny recipe's cold start uses it, and so does
-`python -m zero.sft`. Rows are prompt/completion pairs; the loss is on the completion only (TRL's
-`completion_only_loss`), so the model learns to answer, not to repeat the question.
+DeepSeek-R1 is R1-Zero plus a cold start: a few thousand long reasoning traces fine-tuned in before RL. The
+R1-Distill models are the same mechanism at scale: a teacher's verified traces fine-tuned into a small model.
+Both read a trace file (zero.traces; written by `python -m zero.generate`) or a hub dataset of traces.
+
+config -> tokenizer -> traces (checked row by row) -> SFTTrainer -> save. The prompt of each row is rendered
+with `template` exactly as `zero.train` and `zero.eval` render it (a chat template is applied with
+`add_generation_prompt`), and the response is appended as text, so `<think>...</think>` stays in the loss even
+where a chat template strips reasoning from assistant turns, and the EOS the RL rollouts stop on is learned.
+The loss is on the response only (TRL's `completion_only_loss`). The output directory is a checkpoint
+`zero.train` starts from (`model_name_or_path=OUTPUT template=<the same template>`) and `zero.eval` scores.
+
+`run_sft` is the one place zero calls SFTTrainer; the tiny recipe's format-only cold start (zero/models.py)
+uses it too. `--help` lists every key. Bad input exits with code 2 and a one-line error.
 """
 
 from __future__ import annotations
 
+import json
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from zero.config import ConfigError, ZeroConfig, help_text, parse, resolved
+
+CONFIG_FILE = "zero_sft_config.yaml"
+REPORT_FILE = "trace_report.json"
+
+
+def _help(text: str, **kw) -> Any:
+    return field(metadata={"help": text}, **kw)
+
+
+@dataclass
+class SFTZeroConfig:
+    """zero.sft's own knobs. Everything about the optimisation itself is TRL's `SFTConfig`."""
+
+    model_name_or_path: str = _help(
+        "The student: a hub id (Qwen/Qwen2.5-Math-1.5B), a local checkpoint, or builtin:tiny (built into "
+        "output_dir/base_model with `seed`).",
+        default="builtin:tiny",
+    )
+    torch_dtype: str = _help("Weights dtype: auto, bfloat16, float16 or float32.", default="auto")
+    attn_implementation: str | None = _help("sdpa, eager, flash_attention_2; None lets transformers pick.", default=None)
+    dataset_name: str | None = _help(
+        "The traces: a .jsonl file written by zero.generate, or a hub dataset id with the same columns.", default=None
+    )
+    dataset_config: str | None = _help("Hub dataset config name (subset).", default=None)
+    dataset_split: str = _help("Hub dataset split.", default="train")
+    template: str | None = _help(
+        "Template the student learns under, rendered from each row's problem: use the template zero.train and "
+        "zero.eval will use with this checkpoint (chat, r1_zero, ...). none: train on each row's stored prompt "
+        "(or its messages minus the final assistant turn) as it is.",
+        default="chat",
+    )
+    system_prompt: str | None = _help("System message for the chat templates.", default=None)
+    problem_field: str = _help("Column holding the problem text (read when template is set).", default="problem")
+    response_field: str = _help("Column holding the response (the trace) in prompt/response rows.", default="response")
+    messages_field: str = _help("Column holding chat messages, in rows without a response column.", default="messages")
+    max_train_samples: int | None = _help("Keep only the first N good rows (after shuffling with `seed`).", default=None)
+    resume: str = _help(
+        "auto: resume from output_dir's last checkpoint when it holds one; never: refuse an output_dir that already "
+        "holds files.",
+        default="auto",
+    )
+
+
+def _train(model_path: str | Path, rows: list[dict[str, Any]], args, tokenizer, checkpoint: str | None = None) -> Path:
+    import datasets
+    from trl import SFTTrainer
+
+    output_dir = Path(args.output_dir)
+    trainer = SFTTrainer(
+        model=str(model_path),
+        args=args,
+        train_dataset=datasets.Dataset.from_list(rows),
+        processing_class=tokenizer,
+    )
+    trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.save_model(str(output_dir))
+    tokenizer.save_pretrained(str(output_dir))
+    return output_dir
 
 
 def run_sft(model_path: str | Path, rows: list[dict[str, Any]], output_dir: str | Path, **sft_args: Any) -> Path:
@@ -16,12 +89,10 @@ def run_sft(model_path: str | Path, rows: list[dict[str, Any]], output_dir: str 
 
     `sft_args` are TRL `SFTConfig` fields (max_steps, learning_rate, per_device_train_batch_size, ...).
     """
-    import datasets
-    from transformers import AutoTokenizer
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
-    output_dir = Path(output_dir)
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    from zero.models import tokenizer_from_pretrained
+
     defaults = dict(
         output_dir=str(output_dir),
         completion_only_loss=True,
@@ -31,13 +102,131 @@ def run_sft(model_path: str | Path, rows: list[dict[str, Any]], output_dir: str 
         disable_tqdm=False,
     )
     args = SFTConfig(**{**defaults, **sft_args})
-    trainer = SFTTrainer(
-        model=str(model_path),
-        args=args,
-        train_dataset=datasets.Dataset.from_list(rows),
-        processing_class=tokenizer,
+    return _train(model_path, rows, args, tokenizer_from_pretrained(model_path))
+
+
+def load_trace_rows(opts: SFTZeroConfig) -> tuple[list[Any], list[int], list, str]:
+    """(rows, their numbers, rows that could not be parsed, source name) of a trace file or hub dataset."""
+    from zero.traces import read_jsonl
+
+    name = opts.dataset_name
+    path = Path(name)
+    if path.suffix == ".jsonl" or path.exists():
+        numbered, issues = read_jsonl(path)
+        return [r for _, r in numbered], [n for n, _ in numbered], issues, str(path)
+    import datasets
+
+    try:
+        ds = datasets.load_dataset(name, opts.dataset_config, split=opts.dataset_split)
+    except Exception as e:  # the hub client raises many types (offline, 404, gated); all mean "cannot load"
+        raise ConfigError(
+            f"cannot load dataset {name!r} ({type(e).__name__}: {str(e).splitlines()[0][:200]}): "
+            "check the id and your network, or pass a local .jsonl trace file"
+        ) from None
+    rows = ds.to_list()
+    return rows, list(range(1, len(rows) + 1), ), [], f"{name}[{opts.dataset_split}]"
+
+
+def prepare_traces(opts: SFTZeroConfig, args, tokenizer):
+    """The {prompt, completion} rows to train on and the TraceReport; prints the report, raises if none is left."""
+    from zero.traces import check_rows, prompt_renderer, require_rows
+
+    rows, numbers, parse_issues, source = load_trace_rows(opts)
+    fields = {"problem_field": opts.problem_field, "response_field": opts.response_field,
+              "messages_field": opts.messages_field}  # fmt: skip
+    kept, report = check_rows(
+        rows,
+        prompt_renderer(opts.template, tokenizer, opts.system_prompt),
+        opts.template,
+        count_tokens=lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"]),
+        max_length=args.max_length,
+        numbers=numbers,
+        source=source,
+        fields=fields,
     )
-    trainer.train()
-    trainer.save_model(str(output_dir))
-    tokenizer.save_pretrained(str(output_dir))
-    return output_dir
+    report.total += len(parse_issues)
+    report.issues = sorted(parse_issues + report.issues, key=lambda i: i.row)
+    for line in report.lines():
+        print(f"zero.sft: {line}")
+    require_rows(report)
+    if opts.max_train_samples is not None and opts.max_train_samples < len(kept):
+        import random
+
+        random.Random(args.seed).shuffle(kept)
+        kept = kept[: opts.max_train_samples]
+    return kept, report
+
+
+def plan_output_dir(opts: SFTZeroConfig, output_dir: Path) -> str | None:
+    """The checkpoint to resume from, or None for a new run; ConfigError when `output_dir` must not be touched."""
+    from zero.run_dir import last_checkpoint
+
+    if opts.resume not in ("auto", "never"):
+        raise ConfigError(f"resume={opts.resume!r}: choose auto or never")
+    if not output_dir.exists() or not any(output_dir.iterdir()):
+        return None
+    checkpoint = last_checkpoint(output_dir)
+    if checkpoint is None or opts.resume == "never":
+        raise ConfigError(
+            f"output_dir {str(output_dir)!r} already holds files"
+            + ("" if checkpoint is None else f" (last: {Path(checkpoint).name}; resume=auto continues it)")
+            + ": pick a new output_dir, or delete that one"
+        )
+    print(f"zero.sft: resuming {output_dir} from {Path(checkpoint).name}")
+    return checkpoint
+
+
+def main(argv: list[str] | None = None) -> int:
+    from trl import SFTConfig
+
+    from zero import models
+
+    argv = sys.argv[1:] if argv is None else argv
+    if {"-h", "--help"} & set(argv):
+        print(__doc__ + help_text((SFTZeroConfig, SFTConfig)))
+        return 0
+    try:
+        if not argv:
+            raise ConfigError("no recipe given: python -m zero.sft configs/sft/tiny_distill.yaml [key=value ...]")
+        opts, args = parse(argv, (SFTZeroConfig, SFTConfig))
+        if opts.template in ("none", "null", ""):  # the config parser keeps "none" a string for str-typed fields
+            opts.template = None
+        if not opts.dataset_name:
+            raise ConfigError("dataset_name is not set: pass a trace file (zero.generate's output) or a hub dataset id")
+        if args.max_length is None:
+            raise ConfigError("max_length=None would train on unbounded sequences: set max_length (tokens)")
+        if args.completion_only_loss is False:
+            raise ConfigError("completion_only_loss=false would train on the prompts: zero.sft needs it true or unset")
+        output_dir = Path(args.output_dir)
+        checkpoint = plan_output_dir(opts, output_dir)
+        tokenizer = models.load_tokenizer(ZeroConfig(model_name_or_path=opts.model_name_or_path))
+        rows, report = prepare_traces(opts, args, tokenizer)
+    except ConfigError as e:
+        print(f"zero.sft: error: {e}", file=sys.stderr)
+        return 2
+
+    # Nothing above wrote to output_dir; from here on the run exists.
+    output_dir.mkdir(parents=True, exist_ok=True)
+    import yaml
+
+    (output_dir / CONFIG_FILE).write_text(yaml.safe_dump(resolved((opts, args)), sort_keys=False))
+    (output_dir / REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=1))
+    model_path = opts.model_name_or_path
+    if model_path == models.TINY:
+        from zero.tiny import build_tiny_model
+
+        base = output_dir / "base_model"
+        model_path = str(base if (base / "config.json").exists() else build_tiny_model(base, seed=args.seed))
+    init = {"dtype": opts.torch_dtype, **({"attn_implementation": opts.attn_implementation} if opts.attn_implementation else {})}
+    args.model_init_kwargs = {**init, **(args.model_init_kwargs or {})}
+    print(f"zero.sft: training {model_path} on {len(rows)} traces (template={opts.template})")
+    _train(model_path, rows, args, tokenizer, checkpoint)
+    print(
+        f"zero.sft: done; checkpoint in {output_dir}. RL from it: python -m zero.train CONFIG "
+        f"model_name_or_path={output_dir} template={opts.template or 'chat'} cold_start_steps=0"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
