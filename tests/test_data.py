@@ -49,7 +49,7 @@ def test_parquet_and_max_train_samples(tmp_path):
 
 def test_builtin_arithmetic():
     ds = load_prompts(cfg(tiny_num_problems=5), seed=0)
-    assert len(ds) == 5 and ds[0]["prompt_id"] == "6+6" and ds[0]["solution"] == "12"
+    assert len(ds) == 5 and ds[0]["prompt_id"] == "9+3" and ds[0]["solution"] == "12"
 
 
 def test_missing_column_lists_the_columns(tmp_path):

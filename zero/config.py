@@ -92,9 +92,13 @@ class ZeroConfig:
     tiny_num_problems: int = _help("builtin:arithmetic: number of generated problems.", default=2000)
     tiny_max_operand: int = _help("builtin:arithmetic: operands are drawn from 0..N.", default=9)
     cold_start_steps: int = _help(
-        "SFT steps on format-only traces before RL (0: none). Used by the tiny recipe; see zero/tiny.py.", default=0
+        "SFT steps on R1-format traces before RL (0: none). Used by the tiny recipe; see zero/tiny.py.", default=0
     )
-    cold_start_learning_rate: float = _help("Learning rate of the cold-start SFT.", default=3e-3)
+    cold_start_learning_rate: float = _help("Peak learning rate of the cold-start SFT (linear decay).", default=1e-3)
+    cold_start_correct_share: float = _help(
+        "Share of cold-start traces whose answer is right (the rest are random): a weak prior for RL to sharpen.",
+        default=0.2,
+    )
 
 
 def _type_name(tp: Any) -> str:

@@ -94,9 +94,12 @@ def prepare_model(cfg: ZeroConfig, output_dir: Path, seed: int, resuming: bool) 
     problems = load_raw(cfg, seed).to_list()
     rows = [
         {"prompt": render(cfg.template, r["problem"], cfg.system_prompt), "completion": r["completion"]}
-        for r in cold_start_traces(problems, cfg.tiny_max_operand, seed)
+        for r in cold_start_traces(problems, cfg.tiny_max_operand, cfg.cold_start_correct_share, seed)
     ]
-    print(f"zero: cold start: {cfg.cold_start_steps} SFT steps on {len(rows)} format-only traces")
+    print(
+        f"zero: cold start: {cfg.cold_start_steps} SFT steps on {len(rows)} traces, "
+        f"{cfg.cold_start_correct_share:.0%} of them with the right answer"
+    )
     run_sft(
         base,
         rows,
@@ -104,7 +107,7 @@ def prepare_model(cfg: ZeroConfig, output_dir: Path, seed: int, resuming: bool) 
         max_steps=cfg.cold_start_steps,
         learning_rate=cfg.cold_start_learning_rate,
         per_device_train_batch_size=32,
-        lr_scheduler_type="constant",
+        lr_scheduler_type="linear",
         seed=seed,
         use_cpu=True if not _has_accelerator() else False,
         bf16=False,

@@ -20,6 +20,7 @@ from typing import Any
 
 import rewards
 from zero import reasoning
+from zero.config import ConfigError
 
 # TRL's own keyword arguments to reward functions, never dataset columns.
 _TRL_KWARGS = ("prompts", "completion_ids", "trainer_state", "log_extra", "log_metric", "environments")
@@ -66,11 +67,14 @@ class RewardSuite:
         reward_kwargs: dict[str, dict[str, Any]] | None = None,
     ):
         if not names:
-            raise ValueError("reward_funcs is empty: name at least one of " + ", ".join(rewards.REWARDS))
+            raise ConfigError("reward_funcs is empty: name at least one of " + ", ".join(rewards.REWARDS))
         if weights is not None and len(weights) != len(names):
-            raise ValueError(f"reward_weights has {len(weights)} values for {len(names)} reward_funcs: give one each")
+            raise ConfigError(f"reward_weights has {len(weights)} values for {len(names)} reward_funcs: give one each")
         self.names = list(names)
-        self.funcs = [rewards.get_reward(n) for n in self.names]
+        try:
+            self.funcs = [rewards.get_reward(n) for n in self.names]
+        except ValueError as e:
+            raise ConfigError(f"reward_funcs: {e}") from None
         self.weights = list(weights) if weights is not None else [1.0] * len(self.names)
         self.answer_region = answer_region
         self.stop_ids = set(eos_and_pad_ids)

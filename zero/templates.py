@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from zero.config import ConfigError
+
 # DeepSeek-R1 paper (Guo et al. 2025), Table 1, verbatim: the template R1-Zero was trained with. The base model
 # continues after "Assistant:"; nothing is prefilled, so the completion itself must open <think>.
 R1_ZERO = (
@@ -65,11 +67,11 @@ TEMPLATES: dict[str, Template] = {
 
 
 def get_template(name: str) -> Template:
-    """The template called `name`; a `ValueError` that lists the valid names otherwise."""
+    """The template called `name`; a ConfigError (a ValueError) that lists the valid names otherwise."""
     try:
         return TEMPLATES[name]
     except KeyError:
-        raise ValueError(f"unknown template {name!r}: choose one of {', '.join(TEMPLATES)}") from None
+        raise ConfigError(f"unknown template {name!r}: choose one of {', '.join(TEMPLATES)}") from None
 
 
 def render(name: str, problem: str, system_prompt: str | None = None) -> str | list[dict[str, str]]:

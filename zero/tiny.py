@@ -52,24 +52,29 @@ def arithmetic_problems(num_problems: int, max_operand: int, seed: int) -> list[
     return rows
 
 
-def cold_start_trace(problem: str, max_answer: int, rng: random.Random) -> str:
-    """A format-only R1 trace for `problem`: the right tags, an answer drawn at random.
+def cold_start_trace(problem: str, answer: str, max_answer: int, correct_share: float, rng: random.Random) -> str:
+    """An R1-format trace for `problem` whose answer is right with probability `correct_share`, else random.
 
-    >>> cold_start_trace("3 + 4", 18, random.Random(1))
-    '<think> 3 + 4 = 4 </think> <answer> 4 </answer>'
+    >>> cold_start_trace("3 + 4", "7", 18, 0.0, random.Random(1))
+    '<think> 3 + 4 = 2 </think> <answer> 2 </answer>'
     """
-    guess = rng.randint(0, max_answer)
-    think = f"{problem} = {guess}"
-    if rng.random() < 0.25:
-        guess = rng.randint(0, max_answer)
-        think += f" wait , {problem} = {guess}"
-    return f"<think> {think} </think> <answer> {guess} </answer>"
+    guess = answer if rng.random() < correct_share else str(rng.randint(0, max_answer))
+    if rng.random() < 0.25:  # a second try after "wait"; the first one is a random guess
+        return f"<think> {problem} = {rng.randint(0, max_answer)} wait , {problem} = {guess} </think> <answer> {guess} </answer>"
+    return f"<think> {problem} = {guess} </think> <answer> {guess} </answer>"
 
 
-def cold_start_traces(problems: list[dict[str, str]], max_operand: int, seed: int) -> list[dict[str, str]]:
+def cold_start_traces(
+    problems: list[dict[str, str]], max_operand: int, correct_share: float, seed: int
+) -> list[dict[str, str]]:
     """{problem, completion} rows for the cold-start SFT, one per problem."""
+    if not 0.0 <= correct_share <= 1.0:
+        raise ValueError(f"cold_start_correct_share must be in [0, 1], got {correct_share}")
     rng = random.Random(seed + 1)
-    return [{"problem": p["problem"], "completion": cold_start_trace(p["problem"], 2 * max_operand, rng)} for p in problems]
+    return [
+        {"problem": p["problem"], "completion": cold_start_trace(p["problem"], p["answer"], 2 * max_operand, correct_share, rng)}
+        for p in problems
+    ]
 
 
 def _corpus(max_operand: int = 20) -> list[str]:
@@ -79,7 +84,7 @@ def _corpus(max_operand: int = 20) -> list[str]:
     problems = arithmetic_problems(3000, max_operand, seed=0)
     lines = [TEMPLATES["r1_zero"].text, TEMPLATES["qwen_math_boxed"].text, BOXED_INSTRUCTION]
     lines += [render("r1_zero", p["problem"]) for p in problems[:50]]
-    lines += [cold_start_trace(p["problem"], 2 * max_operand, rng) for p in problems]
+    lines += [cold_start_trace(p["problem"], p["answer"], 2 * max_operand, 0.0, rng) for p in problems]
     lines += [f"\\boxed{{{n}}} {n}" for n in range(0, 2 * max_operand + 1)]
     lines += ["Let me check again . Hmm , let's verify : recheck the sum . However , alternatively retry"] * 20
     return lines
