@@ -172,8 +172,8 @@ def test_cli_prints_summary_and_writes_pngs(run_dir, capsys):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_notebook_runs_headless(run_dir, monkeypatch):
-    """Executes notebooks/replay.ipynb against the synthetic run; any failing cell fails the test."""
+def execute_notebook(run_dir: Path, monkeypatch) -> list[dict]:
+    """Executes notebooks/replay.ipynb against `run_dir` (any failing cell raises); returns the code cells' outputs."""
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     monkeypatch.setenv("ZERO_RUN_DIR", str(run_dir))
@@ -184,7 +184,12 @@ def test_notebook_runs_headless(run_dir, monkeypatch):
         notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(REPO / "notebooks")}}
     )
     client.execute()
-    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    return [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+
+
+def test_notebook_runs_headless(run_dir, monkeypatch):
+    """Executes notebooks/replay.ipynb against the synthetic run; any failing cell fails the test."""
+    outputs = execute_notebook(run_dir, monkeypatch)
     text = "".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for o in outputs)
     html = "".join(str(o.get("data", {}).get("text/html", "")) for o in outputs)
     assert "first aha moment at step 5" in text

@@ -120,3 +120,17 @@ def test_tiny_recipe_learns(tiny_run):
     print(f"tiny recipe accuracy: first 10 steps {start:.3f}, last 10 steps {end:.3f}")
     assert end >= 0.8, f"accuracy ended at {end:.3f}"
     assert end - start >= 0.4, f"accuracy rose only from {start:.3f} to {end:.3f}"
+
+
+@pytest.mark.slow
+def test_notebook_and_replay_cli_on_the_tiny_run(tiny_run, monkeypatch, capsys):
+    """The replay notebook and `python -m zero.replay` read a real run's files (CI: the tiny recipe's)."""
+    from test_replay import execute_notebook
+    from zero import replay
+
+    outputs = execute_notebook(tiny_run, monkeypatch)
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3
+    assert replay.main([str(tiny_run)]) == 0
+    assert "step" in capsys.readouterr().out
+    for png in ("curves.png", "prompt_curves.png", "lengths.png"):
+        assert (tiny_run / "replay" / png).stat().st_size > 10_000

@@ -3,12 +3,15 @@
 Everything here runs offline on a CPU, so `python -m zero.train configs/tiny.yaml` exercises the same code path as
 the GPU recipes (templates, `rewards/`, TRL's GRPOTrainer, vLLM when asked) in minutes.
 
-- Task (`builtin:arithmetic`): "a + b" with a, b in 0..max_operand; the gold answer is the sum. Scored by the same
-  `rewards.accuracy_reward` / `format_reward` as MATH.
-- Cold start (`cold_start_traces`): R1-style traces that teach the *format* only. Their answers are drawn at random,
-  so the cold-started policy writes `<think> 3 + 4 = 9 </think> <answer> 9 </answer>` with a right answer only by
-  chance; every point of accuracy above that is earned by RL. A quarter of the traces restate a value after "wait",
-  which gives the reflection telemetry something to find when RL starts to reward it.
+- Task (`builtin:arithmetic`): "a + b" with a, b in 0..max_operand, every sum equally likely (see
+  `arithmetic_problems`); the gold answer is the sum. Scored by the same `rewards.accuracy_reward` /
+  `format_reward` as MATH.
+- Cold start (`cold_start_traces`): DeepSeek-R1's cold start, scaled down. SFT on R1-format traces
+  (`<think> 3 + 4 = 7 </think> <answer> 7 </answer>`) of which only `cold_start_correct_share` (20 %) carry the
+  right answer; the rest carry a random one. The cold-started policy therefore writes the format and knows a
+  little arithmetic: it samples the right answer about a fifth of the time. That weak prior is what a base model
+  brings to R1-Zero; GRPO has to turn it into reliable answers. A quarter of the traces restate a value after
+  "wait", which gives the reflection telemetry and the aha finder something to find.
 - Model: head_dim 64, because vLLM's CPU attention refuses smaller heads.
 - Tokenizer: word-level, built from the task's own text (`build_tokenizer`); the file ships in
   `zero/assets/tiny_tokenizer.json` so every machine gets identical token ids.
