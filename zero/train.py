@@ -75,6 +75,13 @@ def main(argv: list[str] | None = None) -> int:
         processing_class=tokenizer,
         callbacks=callbacks,
     )
+    if not args.disable_tqdm:  # the bar shows reward/accuracy/length instead of printing every step's metrics dict
+        from transformers.trainer_callback import ProgressCallback
+
+        from zero.progress import CompactProgressCallback
+
+        trainer.remove_callback(ProgressCallback)
+        trainer.add_callback(CompactProgressCallback(every=10))
     trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(str(output_dir))
     tokenizer.save_pretrained(str(output_dir))
