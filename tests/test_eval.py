@@ -223,7 +223,8 @@ def test_vllm_backend_prefix_and_seeded_resume(tmp_path, tiny, monkeypatch):
     from zero.tiny import load_tokenizer
 
     monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB: a fixed KV cache, not a share of the machine
-    generator = VLLMGenerator(tiny, dtype="float32", gpu_memory_utilization=0.2, max_model_len=512)
+    tokenizer = load_tokenizer()
+    generator = VLLMGenerator(tiny, tokenizer=tokenizer, dtype="float32", gpu_memory_utilization=0.2, max_model_len=512)
     seen = []
     real = generator.generate
 
@@ -231,7 +232,6 @@ def test_vllm_backend_prefix_and_seeded_resume(tmp_path, tiny, monkeypatch):
         real(requests, sampling, lambda samples: (seen.extend(samples), on_done(samples)))
 
     generator.generate = spy
-    tokenizer = load_tokenizer()
     cfg = EvalConfig(model=tiny, benchmarks=["gsm8k"], limit=2, n=3, max_tokens=8, temperature=1.0,
                      output_dir=str(tmp_path / "out"))
     first = evaluate(cfg, generator=generator)
@@ -242,6 +242,9 @@ def test_vllm_backend_prefix_and_seeded_resume(tmp_path, tiny, monkeypatch):
     path = tmp_path / "out" / "samples_gsm8k.jsonl"
     rows = read_samples(path)
     assert len(rows) == 6 and len({r["completion"] for r in rows}) > 2
+    # completions are decoded with zero's tokenizer: the ids and the text agree (vLLM's own AutoTokenizer would
+    # rebuild the tiny tokenizer as a Qwen2Tokenizer and garble them)
+    assert all(s.text == tokenizer.decode(s.completion_ids, skip_special_tokens=True) for s in seen)
     path.write_text("".join(json.dumps(r) + "\n" for r in rows[:2]))  # lose four samples
     again = evaluate(cfg, generator=generator)
     redone = {(r["prompt_id"], r["sample"]): r["completion"] for r in read_samples(path)}
