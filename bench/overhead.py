@@ -46,7 +46,7 @@ def run_zero(model_dir: Path, steps: int, out: Path) -> float:
 
 
 def run_bare(model_dir: Path, steps: int, out: Path) -> float:
-    from transformers import AutoTokenizer
+    from transformers import PreTrainedTokenizerFast
     from trl import GRPOConfig, GRPOTrainer
 
     import rewards
@@ -65,7 +65,9 @@ def run_bare(model_dir: Path, steps: int, out: Path) -> float:
         args=args,
         reward_funcs=funcs,
         train_dataset=load_prompts(cfg, args.seed),
-        processing_class=AutoTokenizer.from_pretrained(model_dir),
+        # the tokenizer exactly as saved: AutoTokenizer would rebuild this qwen2 checkpoint's tokenizer as a
+        # Qwen2Tokenizer (see zero.models.tokenizer_from_pretrained) and the two runs would see different tokens
+        processing_class=PreTrainedTokenizerFast.from_pretrained(model_dir),
     )
     with contextlib.redirect_stdout(io.StringIO()):
         trainer.train()

@@ -18,8 +18,6 @@ import sys
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
-# bench/rewards.py would shadow the package when this folder heads sys.path (it does when run as a script)
-sys.path[:] = [str(_HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 DATA = _HERE.parent / "tests" / "data" / "math_cot_labelled_dev.jsonl"
 
 

@@ -118,7 +118,7 @@ class _Worker:
         parent_read, child_write = os.pipe()
         child_read, parent_write = os.pipe()
         package_root = str(Path(__file__).resolve().parent.parent)  # the worker imports this very package, even
-        code = (  # when the caller's cwd holds something else named `rewards` (bench/rewards.py)
+        code = (  # when the caller's cwd or sys.path holds something else named `rewards`
             f"import sys; sys.path.insert(0, {package_root!r}); from rewards.pool import worker_main; "
             f"worker_main({child_read}, {child_write}, {memory_limit or 0})"
         )
