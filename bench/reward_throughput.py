@@ -20,7 +20,6 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import verifier_audit  # bench/ heads sys.path when this runs as a script
 load, plain_math_verify = verifier_audit.load, verifier_audit.plain_math_verify

@@ -106,7 +106,9 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
+
+    from zero.models import tokenizer_from_pretrained
 
     from zero.tiny import build_tiny_model
 
@@ -116,7 +118,8 @@ def main() -> None:
     prompts = make_prompts(args.num_prompts)
     n, new = args.num_generations, args.max_new_tokens
 
-    tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")
+    tokenizer = tokenizer_from_pretrained(path)  # as saved (AutoTokenizer rebuilds qwen2 tokenizers)
+    tokenizer.padding_side = "left"
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
     prompt_len = max(len(ids) for ids in tokenizer(prompts)["input_ids"])
     start = time.perf_counter()

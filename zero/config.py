@@ -30,8 +30,12 @@ class ConfigError(ValueError):
     """A bad config: the message names the problem and the fix. `zero` commands exit with code 2 on it."""
 
 
-def _help(text: str, **kw) -> Any:
+def help_field(text: str, **kw) -> Any:
+    """A dataclass field whose help text `--help` shows (every zero command's config uses it)."""
     return field(metadata={"help": text}, **kw)
+
+
+_help = help_field
 
 
 @dataclass

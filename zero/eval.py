@@ -29,7 +29,7 @@ import dataclasses
 import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ import yaml
 
 from zero.benchmarks import Problem, benchmark_label, check_names, load_benchmark
 from zero.config import ConfigError, ZeroConfig, help_text, parse, resolved
+from zero.config import help_field as _help
 from zero.generation import HFGenerator, Request, Sample, Sampling, request_seed
 from zero.templates import get_template, render
 
@@ -49,10 +50,6 @@ SAMPLE_KEYS = ("model", "template", "system_prompt", "answer_region", "think_pre
 # The fields of a samples file, in order (the module docstring says what each holds).
 SAMPLE_FIELDS = ("benchmark", "prompt_id", "sample", "problem", "gold", "prompt", "completion", "extracted_answer",
                  "is_correct", "format_ok", "completion_tokens", "truncated", "reflection_count", "reflection_words")
-
-
-def _help(text: str, **kw) -> Any:
-    return field(metadata={"help": text}, **kw)
 
 
 @dataclass

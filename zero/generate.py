@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from zero.config import ConfigError, ZeroConfig, help_text, parse, resolved
-
-
-def _help(text: str, **kw) -> Any:
-    return field(metadata={"help": text}, **kw)
+from zero.config import help_field as _help
 
 
 @dataclass

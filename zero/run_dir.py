@@ -34,15 +34,21 @@ def plan_output_dir(cfg: ZeroConfig, args) -> str | None:
 
     Raises ConfigError (and writes nothing) when the directory holds something that must not be overwritten.
     """
-    if cfg.resume not in ("auto", "never"):
-        raise ConfigError(f"resume={cfg.resume!r}: choose auto or never")
     if not args.log_completions:
         raise ConfigError("log_completions=false would keep no rollouts on disk: zero needs it true")
     if args.logging_steps != 1:
         # TRL keeps one generation batch of completions and writes it at each log: logging less often than
         # every step would drop rollouts.
         raise ConfigError(f"logging_steps={args.logging_steps} would lose rollouts: set logging_steps=1")
-    output_dir = Path(args.output_dir)
+    return resume_point(Path(args.output_dir), cfg.resume, "zero")
+
+
+def resume_point(output_dir: Path, resume: str, prog: str) -> str | None:
+    """The checkpoint an existing `output_dir` resumes from, None for an empty or missing one; a ConfigError
+    (nothing touched) for a directory that holds files but no checkpoint, or any run when `resume` is never.
+    Shared by zero.train and zero.sft."""
+    if resume not in ("auto", "never"):
+        raise ConfigError(f"resume={resume!r}: choose auto or never")
     if not output_dir.exists() or not any(output_dir.iterdir()):
         return None
     checkpoint = last_checkpoint(output_dir)
@@ -51,12 +57,12 @@ def plan_output_dir(cfg: ZeroConfig, args) -> str | None:
             f"output_dir {str(output_dir)!r} already holds files but no checkpoint to resume from: "
             "pick a new output_dir (or delete that one)"
         )
-    if cfg.resume == "never":
+    if resume == "never":
         raise ConfigError(
-            f"output_dir {str(output_dir)!r} already holds a run (last: {Path(checkpoint).name}): "
+            f"output_dir {str(output_dir)!r} already holds files of a run (last: {Path(checkpoint).name}): "
             "pick a new output_dir, or resume=auto to continue it"
         )
-    print(f"zero: resuming {output_dir} from {Path(checkpoint).name}")
+    print(f"{prog}: resuming {output_dir} from {Path(checkpoint).name}")
     return checkpoint
 
 

@@ -19,18 +19,15 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from zero.config import ConfigError, ZeroConfig, help_text, parse, resolved
+from zero.config import help_field as _help
 
 CONFIG_FILE = "zero_sft_config.yaml"
 REPORT_FILE = "trace_report.json"
-
-
-def _help(text: str, **kw) -> Any:
-    return field(metadata={"help": text}, **kw)
 
 
 @dataclass
@@ -159,21 +156,9 @@ def prepare_traces(opts: SFTZeroConfig, args, tokenizer):
 
 def plan_output_dir(opts: SFTZeroConfig, output_dir: Path) -> str | None:
     """The checkpoint to resume from, or None for a new run; ConfigError when `output_dir` must not be touched."""
-    from zero.run_dir import last_checkpoint
+    from zero.run_dir import resume_point
 
-    if opts.resume not in ("auto", "never"):
-        raise ConfigError(f"resume={opts.resume!r}: choose auto or never")
-    if not output_dir.exists() or not any(output_dir.iterdir()):
-        return None
-    checkpoint = last_checkpoint(output_dir)
-    if checkpoint is None or opts.resume == "never":
-        raise ConfigError(
-            f"output_dir {str(output_dir)!r} already holds files"
-            + ("" if checkpoint is None else f" (last: {Path(checkpoint).name}; resume=auto continues it)")
-            + ": pick a new output_dir, or delete that one"
-        )
-    print(f"zero.sft: resuming {output_dir} from {Path(checkpoint).name}")
-    return checkpoint
+    return resume_point(output_dir, opts.resume, "zero.sft")
 
 
 def main(argv: list[str] | None = None) -> int:
