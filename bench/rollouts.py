@@ -66,12 +66,13 @@ def start_vllm(model_path: str, max_num_seqs: int, max_model_len: int):
     )  # fmt: skip
 
 
-def vllm_rollout(llm, prompts: list[str], num_generations: int, new_tokens: int) -> int:
-    """Sample like TRL's colocate mode (each prompt repeated, n=1); returns completion tokens written."""
+def vllm_rollout(llm, prompt_ids: list[list[int]], num_generations: int, new_tokens: int) -> int:
+    """Sample like TRL's colocate mode (token ids in, each prompt repeated, n=1); returns completion tokens written."""
     from vllm import SamplingParams
+    from vllm.inputs import TokensPrompt
 
     params = SamplingParams(n=1, temperature=1.0, top_p=1.0, top_k=-1, max_tokens=new_tokens, ignore_eos=True)
-    repeated = [p for p in prompts for _ in range(num_generations)]
+    repeated = [TokensPrompt(prompt_token_ids=ids) for ids in prompt_ids for _ in range(num_generations)]
     outputs = llm.generate(repeated, params, use_tqdm=False)
     return sum(len(o.outputs[0].token_ids) for o in outputs)
 
@@ -121,7 +122,8 @@ def main() -> None:
     tokenizer = tokenizer_from_pretrained(path)  # as saved (AutoTokenizer rebuilds qwen2 tokenizers)
     tokenizer.padding_side = "left"
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
-    prompt_len = max(len(ids) for ids in tokenizer(prompts)["input_ids"])
+    prompt_ids = tokenizer(prompts)["input_ids"]  # vLLM gets ids, as from TRL: its own tokenizer is AutoTokenizer's
+    prompt_len = max(len(ids) for ids in prompt_ids)
     start = time.perf_counter()
     llm = start_vllm(path, max_num_seqs=len(prompts) * n, max_model_len=prompt_len + new + 8)
     startup = time.perf_counter() - start
@@ -129,12 +131,12 @@ def main() -> None:
           f"{len(prompts)} prompts x {n} generations x {new} tokens, prompt <= {prompt_len} tokens; "
           f"torch threads {torch.get_num_threads()}; vLLM engine start-up {startup:.1f}s")  # fmt: skip
 
-    vllm_rollout(llm, prompts[:2], 2, 4)  # warm-up: first-call allocations on both sides
+    vllm_rollout(llm, prompt_ids[:2], 2, 4)  # warm-up: first-call allocations on both sides
     hf_rollout(model, tokenizer, prompts[:2], 2, 4)
     rows: dict[str, dict[str, list[float]]] = {"vllm": {"prefill": [], "full": []}, "hf": {"prefill": [], "full": []}}
     tokens = {}
     for _ in range(args.rounds):  # interleaved, so both sides see the same machine load
-        for side, run in (("vllm", lambda k: vllm_rollout(llm, prompts, n, k)),
+        for side, run in (("vllm", lambda k: vllm_rollout(llm, prompt_ids, n, k)),
                           ("hf", lambda k: hf_rollout(model, tokenizer, prompts, n, k))):  # fmt: skip
             rows[side]["prefill"].append(timed(run, 1)[0])
             seconds, tokens[side] = timed(run, new)
