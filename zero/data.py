@@ -91,12 +91,20 @@ def load_raw(cfg: ZeroConfig, seed: int):
             raise ConfigError(f"cannot read dataset file {name!r}: {str(e).splitlines()[0]}") from None
     if path.suffix in LOCAL_FORMATS or name.startswith((".", "/")):
         raise ConfigError(f"dataset file {name!r} does not exist: check the path")
+    return load_hub_dataset(name, cfg.dataset_config, cfg.dataset_split, "a local .jsonl/.parquet file")
+
+
+def load_hub_dataset(name: str, config: str | None, split: str, local_alternative: str):
+    """`datasets.load_dataset(name, config, split=split)`, or a ConfigError naming the id, the cause and the fix.
+    Shared by zero.train's data and zero.sft's traces."""
+    import datasets
+
     try:
-        return datasets.load_dataset(name, cfg.dataset_config, split=cfg.dataset_split)
+        return datasets.load_dataset(name, config, split=split)
     except Exception as e:  # the hub client raises many types (offline, 404, gated); all mean "cannot load"
         raise ConfigError(
             f"cannot load dataset {name!r} from the hub ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
-            "check the id and your network, or pass a local .jsonl/.parquet file"
+            f"check the id and your network, or pass {local_alternative}"
         ) from None
 
 

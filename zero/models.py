@@ -109,7 +109,7 @@ def prepare_model(cfg: ZeroConfig, output_dir: Path, seed: int, resuming: bool) 
         per_device_train_batch_size=32,
         lr_scheduler_type="linear",
         seed=seed,
-        use_cpu=True if not _has_accelerator() else False,
+        use_cpu=not _has_accelerator(),
         bf16=False,
     )
     return str(cold)

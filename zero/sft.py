@@ -111,16 +111,9 @@ def load_trace_rows(opts: SFTZeroConfig) -> tuple[list[Any], list[int], list, st
     if path.suffix == ".jsonl" or path.exists():
         numbered, issues = read_jsonl(path)
         return [r for _, r in numbered], [n for n, _ in numbered], issues, str(path)
-    import datasets
+    from zero.data import load_hub_dataset
 
-    try:
-        ds = datasets.load_dataset(name, opts.dataset_config, split=opts.dataset_split)
-    except Exception as e:  # the hub client raises many types (offline, 404, gated); all mean "cannot load"
-        raise ConfigError(
-            f"cannot load dataset {name!r} ({type(e).__name__}: {str(e).splitlines()[0][:200]}): "
-            "check the id and your network, or pass a local .jsonl trace file"
-        ) from None
-    rows = ds.to_list()
+    rows = load_hub_dataset(name, opts.dataset_config, opts.dataset_split, "a local .jsonl trace file").to_list()
     return rows, list(range(1, len(rows) + 1), ), [], f"{name}[{opts.dataset_split}]"
 
 
