@@ -1,4 +1,5 @@
-"""The policy to start from: a hub id, a local checkpoint (e.g. a zero.sft output), or the built-in tiny model.
+"""The policy to start from: a hub id, a local checkpoint (e.g. a zero.sft output), or the built-in tiny model
+(built, and cold-started, by `zero.tiny.prepare_policy`; this module only loads).
 
 Everything that can fail on bad input (a path that does not exist, a hub id that cannot be reached) fails in
 `load_tokenizer`, before the run writes anything.
@@ -86,57 +87,3 @@ def model_init_kwargs(cfg: ZeroConfig) -> dict[str, Any]:
     if cfg.attn_implementation:
         kwargs["attn_implementation"] = attention(cfg.attn_implementation)
     return kwargs
-
-
-def prepare_model(cfg: ZeroConfig, output_dir: Path, seed: int, resuming: bool) -> str:
-    """The path the trainer (and vLLM) load the starting policy from.
-
-    The tiny model is built into `output_dir/base_model`; with `cold_start_steps`, its format-only cold start
-    (see zero/tiny.py) is trained into `output_dir/cold_start` first. A resumed run reuses both as they are.
-    """
-    if cfg.model_name_or_path != TINY:
-        return cfg.model_name_or_path
-    from zero.tiny import build_tiny_model, cold_start_traces
-
-    base = output_dir / "base_model"
-    if not (base / "config.json").exists():
-        build_tiny_model(base, seed=seed)
-    if cfg.cold_start_steps <= 0:
-        return str(base)
-    cold = output_dir / "cold_start"
-    if (cold / "config.json").exists():
-        return str(cold)
-    if resuming:
-        raise ConfigError(f"{cold} is missing from a run that has checkpoints: restore it or start a new output_dir")
-    from zero.data import load_raw
-    from zero.sft import run_sft
-    from zero.templates import render
-
-    problems = load_raw(cfg, seed).to_list()
-    rows = [
-        {"prompt": render(cfg.template, r["problem"], cfg.system_prompt), "completion": r["completion"]}
-        for r in cold_start_traces(problems, cfg.tiny_max_operand, cfg.cold_start_correct_share, seed)
-    ]
-    print(
-        f"zero: cold start: {cfg.cold_start_steps} SFT steps on {len(rows)} traces, "
-        f"{cfg.cold_start_correct_share:.0%} of them with the right answer"
-    )
-    run_sft(
-        base,
-        rows,
-        cold,
-        max_steps=cfg.cold_start_steps,
-        learning_rate=cfg.cold_start_learning_rate,
-        per_device_train_batch_size=32,
-        lr_scheduler_type="linear",
-        seed=seed,
-        use_cpu=not _has_accelerator(),
-        bf16=False,
-    )
-    return str(cold)
-
-
-def _has_accelerator() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
