@@ -64,7 +64,16 @@ class ZeroConfig:
         "Column holding the gold answer; None: first of answer, solution, final_answer, gold.", default=None
     )
     max_train_samples: int | None = _help("Keep only the first N problems (after shuffling with `seed`).", default=None)
-    template: str = _help("Prompt template: r1_zero, qwen_math_boxed, chat, r1_distill.", default="r1_zero")
+    dataset_levels: list[int] | None = _help(
+        "Keep only problems whose `level` column is one of these (MATH's difficulty 1-5, as 3 or \"Level 3\"; "
+        "SimpleRL-Zoo and Dr. GRPO train on 3,4,5); None: every problem.",
+        default=None,
+    )
+    template: str = _help(
+        "Prompt template (zero/templates.py): r1_zero, qwen_math_boxed, simplerl_abel, simplerl_qwen_boxed, chat, "
+        "r1_distill.",
+        default="r1_zero",
+    )
     system_prompt: str | None = _help("System message for the chat templates.", default=None)
     answer_region: str | None = _help(
         "Where the final answer is read: answer_tag or boxed; None: the template's own.", default=None
