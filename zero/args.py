@@ -127,7 +127,8 @@ class PromptArgs(Group):
     """How a problem becomes a prompt (every command)."""
 
     template: str = _help(
-        "Prompt template (zero/templates.py): r1_zero, qwen_math_boxed, chat, r1_distill. zero.sft renders it from "
+        "Prompt template (zero/templates.py): r1_zero, qwen_math_boxed, simplerl_abel, simplerl_qwen_boxed, chat, "
+        "r1_distill. zero.sft renders it from "
         "each row's problem; there, none trains on each row's stored prompt (or its messages minus the final "
         "assistant turn) as it is.",
         default="r1_zero",

@@ -108,6 +108,32 @@ def load_hub_dataset(name: str, config: str | None, split: str, local_alternativ
         ) from None
 
 
+def difficulty(level: Any) -> int | None:
+    """MATH's difficulty as a number: the shipped file says 3, the hub copies "Level 3"; unknown ("Level ?") is None.
+
+    >>> difficulty(3), difficulty("Level 5"), difficulty("Level ?"), difficulty(None)
+    (3, 5, None, None)
+    """
+    if isinstance(level, int) and not isinstance(level, bool):
+        return level
+    match = re.fullmatch(r"\s*(?:level\s*)?(\d+)\s*", str(level), re.I)
+    return int(match.group(1)) if match else None
+
+
+def keep_levels(ds, levels: list[int], name: str):
+    """The rows of `ds` whose `level` is one of `levels`; a ConfigError when there is no `level` column or no row."""
+    if "level" not in ds.column_names:
+        raise ConfigError(
+            f"dataset_levels needs a `level` column, and {name!r} has only: {', '.join(ds.column_names)}; "
+            "drop dataset_levels or use MATH (zero/datafiles/train/math_train.jsonl)"
+        )
+    wanted = set(levels)
+    kept = ds.filter(lambda row: difficulty(row["level"]) in wanted, desc="keeping levels")
+    if len(kept) == 0:
+        raise ConfigError(f"no problem of {name!r} has a level in {sorted(wanted)}: check dataset_levels")
+    return kept
+
+
 def load_prompts(cfg: ZeroConfig, seed: int):
     """The training set with `prompt`, `solution`, `prompt_id` columns only."""
     ds = load_raw(cfg, seed)
@@ -119,6 +145,8 @@ def load_prompts(cfg: ZeroConfig, seed: int):
     id_col = next((c for c in ID_FIELDS if c in columns), None)
     if "prompt_id" in columns:
         id_col = "prompt_id"
+    if cfg.dataset_levels is not None:
+        ds = keep_levels(ds, cfg.dataset_levels, cfg.dataset_name)
     if cfg.max_train_samples is not None:
         ds = ds.shuffle(seed=seed).select(range(min(cfg.max_train_samples, len(ds))))
 

@@ -11,7 +11,7 @@ where a chat template strips reasoning from assistant turns, and the EOS the RL 
 The loss is on the response only (TRL's `completion_only_loss`). The output directory is a checkpoint
 `zero.train` starts from (`model_name_or_path=OUTPUT template=<the same template>`) and `zero.eval` scores.
 
-`run_sft` is the one place zero calls SFTTrainer; the tiny recipe's format-only cold start (zero/models.py)
+`run_sft` is the one place zero calls SFTTrainer; the tiny recipe's cold start (zero/tiny.py)
 uses it too. `--help` lists every key. Bad input exits with code 2 and a one-line error.
 """
 
