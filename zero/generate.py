@@ -12,7 +12,6 @@ stopped), and the trace file is rewritten from that log at the end. `--help` lis
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,9 @@ from typing import Any
 from zero.args import (BenchmarkArgs, DataArgs, GenerationArgs, ModelArgs, ProblemArgs, PromptArgs, RewardArgs,
                        RunArgs, _choice, _positive, reuse)
 from zero.args import help_field as _help
-from zero.config import ConfigError, help_text, parse, resolved
+from zero.config import ConfigError, help_text, parse, write_resolved
+from zero.generation import Request, Sampling, make_generator, request_seed
+from zero.store import JsonlStore
 
 
 @dataclass
@@ -146,45 +147,20 @@ def select(problems: list[Problem], samples: list[dict], cfg: GenerateConfig) ->
     return rows
 
 
-def read_log(path: Path, problems: list[Problem], cfg: GenerateConfig) -> list[dict]:
-    """The samples already drawn, from the log of an interrupted run; ConfigError when it belongs to another run."""
-    if not path.exists():
+def read_log(log: JsonlStore, problems: list[Problem], cfg: GenerateConfig) -> list[dict]:
+    """The samples already drawn, from the log of an interrupted run (a cut last line is drawn again); ConfigError
+    when it belongs to another run."""
+    if not log.exists():
         return []
     if cfg.resume == "never":
-        raise ConfigError(f"{path} exists (an earlier run): resume=auto continues it, or delete it")
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
-    samples = []
-    for number, line in enumerate(lines, 1):
-        try:
-            samples.append(json.loads(line))
-        except json.JSONDecodeError:
-            if number < len(lines):  # only the last line can be cut short (a killed write); it is drawn again
-                raise ConfigError(f"{path} line {number} is not JSON: delete the file to start over") from None
+        raise ConfigError(f"{log.path} exists (an earlier run): resume=auto continues it, or delete it")
+    samples = log.read()
+    path = log.path
     ids = {p.index: p.problem_id for p in problems}
     for s in samples:
         if ids.get(s["problem_index"]) != s["problem_id"] or s["teacher"] != cfg.model_name_or_path:
             raise ConfigError(f"{path} was written for other problems or another teacher: delete it or change output_file")
     return samples
-
-
-def make_backend(cfg: GenerateConfig, tokenizer):
-    """zero.generation's vLLM engine or HF generator for the teacher."""
-    from zero import generation
-
-    backend = cfg.backend
-    if backend == "auto":
-        import torch
-
-        backend = "vllm" if generation.vllm_available() and torch.cuda.is_available() else "hf"
-    if backend == "vllm":
-        if not generation.vllm_available():
-            raise ConfigError("backend=vllm but vllm is not installed: pip install 'zero[vllm]', or backend=hf")
-        return generation.VLLMGenerator(
-            cfg.model_name_or_path, tokenizer=tokenizer, dtype=cfg.dtype,
-            gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
-            max_model_len=cfg.vllm_max_model_length, tensor_parallel_size=cfg.vllm_tensor_parallel_size, seed=cfg.seed,
-        )  # fmt: skip
-    return generation.HFGenerator.load(cfg.model_name_or_path, tokenizer, cfg.batch_size, dtype=cfg.dtype)
 
 
 def check(cfg: GenerateConfig) -> None:
@@ -196,7 +172,6 @@ def check(cfg: GenerateConfig) -> None:
 def main(argv: list[str] | None = None) -> int:
     import rewards
     from zero import models
-    from zero.generation import Request, Sampling, request_seed
     from zero.templates import get_template
     from zero.traces import prompt_renderer
 
@@ -212,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         to_text = prompt_renderer(None, tokenizer)
         problems = load_problems(cfg)
         output = Path(cfg.output_file)
-        log_path = output.with_name(output.name[: -len(".jsonl")] + ".samples.jsonl")
-        done = read_log(log_path, problems, cfg)
+        log = JsonlStore(output.with_name(output.name[: -len(".jsonl")] + ".samples.jsonl"), "zero.generate")
+        done = read_log(log, problems, cfg)
         rewards.pool.configure(cfg.reward_workers)
     except ConfigError as e:
         print(f"zero.generate: error: {e}", file=sys.stderr)
@@ -222,9 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm.auto import tqdm
 
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.with_name(output.name + ".config.yaml").write_text(__import__("yaml").safe_dump(resolved((cfg,)), sort_keys=False))
-    # Rewritten from what parsed, so a line cut short by a killed run is not continued by the next write.
-    log_path.write_text("".join(json.dumps(s) + "\n" for s in done))
+    write_resolved(output.with_name(output.name + ".config.yaml"), (cfg,))
     have = {(s["problem_index"], s["sample_index"]) for s in done}
     requests = []
     prefills = {}
@@ -240,36 +213,32 @@ def main(argv: list[str] | None = None) -> int:
     bar = tqdm(total=total, initial=total - len(requests), desc="zero.generate", unit="sample")
     accepted = [sum(s["verdict"]["accepted"] for s in done)]
 
-    with log_path.open("a") as log:
+    def on_done(batch) -> None:
+        golds = [problems[s.key[0]].answer for s in batch]
+        texts = [prefills[s.key[0]] + s.text for s in batch]
+        judged = verdicts(texts, [s.truncated for s in batch], golds, cfg, region)
+        entries = []
+        for s, text, verdict in zip(batch, texts, judged):
+            p = problems[s.key[0]]
+            entries.append({"problem_index": p.index, "problem_id": p.problem_id, "sample_index": s.key[1],
+                            "teacher": cfg.model_name_or_path, "seed": request_seed(cfg.seed, p.problem_id, s.key[1]),
+                            "response": text, "completion_tokens": len(s.completion_ids), "verdict": verdict})  # fmt: skip
+            accepted[0] += verdict["accepted"]
+        log.append(entries)
+        done.extend(entries)
+        bar.update(len(batch))
+        bar.set_postfix(accepted=f"{accepted[0]}/{bar.n}")
 
-        def on_done(batch) -> None:
-            golds = [problems[s.key[0]].answer for s in batch]
-            texts = [prefills[s.key[0]] + s.text for s in batch]
-            judged = verdicts(texts, [s.truncated for s in batch], golds, cfg, region)
-            for s, text, verdict in zip(batch, texts, judged):
-                p = problems[s.key[0]]
-                entry = {"problem_index": p.index, "problem_id": p.problem_id, "sample_index": s.key[1],
-                         "teacher": cfg.model_name_or_path, "seed": request_seed(cfg.seed, p.problem_id, s.key[1]),
-                         "response": text, "completion_tokens": len(s.completion_ids), "verdict": verdict}  # fmt: skip
-                log.write(json.dumps(entry) + "\n")
-                done.append(entry)
-                accepted[0] += verdict["accepted"]
-            log.flush()
-            bar.update(len(batch))
-            bar.set_postfix(accepted=f"{accepted[0]}/{bar.n}")
-
-        if requests:
-            make_backend(cfg, tokenizer).generate(requests, sampling, on_done)
+    if requests:
+        make_generator(cfg, cfg, tokenizer, cfg.seed).generate(requests, sampling, on_done)
     bar.close()
 
     rows = select(problems, done, cfg)
-    tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    tmp.replace(output)
+    JsonlStore(output).rewrite(rows)
     solved = len({r["problem_id"] for r in rows})
     print(
         f"zero.generate: {accepted[0]} of {len(done)} samples accepted ({accepted[0] / max(len(done), 1):.1%}); "
-        f"{len(rows)} rows from {solved} of {len(problems)} problems in {output} (samples: {log_path})"
+        f"{len(rows)} rows from {solved} of {len(problems)} problems in {output} (samples: {log.path})"
     )
     return 0
 

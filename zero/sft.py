@@ -25,7 +25,7 @@ from typing import Any
 
 from zero.args import DataArgs, ModelArgs, ProblemArgs, PromptArgs, RunArgs, reuse
 from zero.args import help_field as _help
-from zero.config import ConfigError, help_text, parse, resolved
+from zero.config import ConfigError, help_text, parse, write_resolved
 
 CONFIG_FILE = "zero_sft_config.yaml"
 REPORT_FILE = "trace_report.json"
@@ -168,9 +168,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Nothing above wrote to output_dir; from here on the run exists.
     output_dir.mkdir(parents=True, exist_ok=True)
-    import yaml
-
-    (output_dir / CONFIG_FILE).write_text(yaml.safe_dump(resolved((opts, args)), sort_keys=False))
+    write_resolved(output_dir / CONFIG_FILE, (opts, args))
     (output_dir / REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=1))
     model_path = opts.model_name_or_path
     if model_path == models.TINY:
