@@ -20,10 +20,14 @@ import re
 import types
 import typing
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 
 class ConfigError(ValueError):
@@ -237,13 +241,43 @@ def parse_overrides(tokens: list[str]) -> dict[str, str]:
     return out
 
 
-def load_yaml(path: str | Path) -> dict[str, Any]:
-    """A recipe file as a flat dict; ConfigError when it is missing, malformed or not a mapping."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} not found: pass the path of a recipe such as configs/tiny.yaml")
+def shipped_recipes() -> Traversable:
+    """The recipes that ship with zero: configs/ of the checkout, package data (zero/configs) of the wheel."""
+    return files("zero") / "configs"
+
+
+def find_recipe(path: str | Path) -> Path | Traversable:
+    """The recipe file `path` names: that file when it exists, else the shipped recipe of that name.
+
+    A shipped recipe is named as in the checkout, with or without `configs/` and `.yaml`, so `python -m zero.train
+    configs/tiny.yaml` runs from any directory once zero is installed:
+
+    >>> [find_recipe(name).name for name in ("tiny", "configs/tiny.yaml", "sft/tiny_distill")]
+    ['tiny.yaml', 'tiny.yaml', 'tiny_distill.yaml']
+    """
+    given = Path(path)
+    if given.is_file():
+        return given
+    rel = given.as_posix().removeprefix("configs/")
+    if not given.is_absolute() and ".." not in given.parts:
+        for name in (rel, f"{rel}.yaml"):
+            candidate = shipped_recipes()
+            for part in name.split("/"):
+                candidate = candidate / part
+            if candidate.is_file():
+                return candidate
+    shipped = ", ".join(sorted(e.name.removesuffix(".yaml") for e in shipped_recipes().iterdir() if e.is_file()))
+    raise ConfigError(
+        f"config file {str(path)!r} not found, nor a shipped recipe of that name: pass the path of a recipe, or one "
+        f"of {shipped} (sft/NAME and eval/NAME for configs/sft and configs/eval)"
+    )
+
+
+def load_yaml(path: str | Path | Traversable) -> dict[str, Any]:
+    """A recipe (a path or shipped name, see `find_recipe`) as a flat dict; ConfigError when missing or malformed."""
+    source = find_recipe(path) if isinstance(path, (str, Path)) else path
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(source.read_text())
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -279,7 +313,9 @@ def build(values: dict[str, Any], classes: tuple[type, ...]) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def parse(argv: list[str], classes: tuple[type, ...], default_config: str | Path | None = None) -> tuple[Any, ...]:
+def parse(
+    argv: list[str], classes: tuple[type, ...], default_config: str | Path | Traversable | None = None
+) -> tuple[Any, ...]:
     """`[CONFIG.yaml] [overrides...]` into instances of `classes`. With no YAML given, `default_config` is read."""
     argv = list(argv)
     path = argv.pop(0) if argv and not argv[0].startswith("-") and "=" not in argv[0] else default_config

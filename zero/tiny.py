@@ -19,11 +19,12 @@ the GPU recipes (templates, `rewards/`, TRL's GRPOTrainer, vLLM when asked) in m
 
 from __future__ import annotations
 
+import importlib.resources
 import random
 from collections.abc import Callable
 from pathlib import Path
 
-ASSET = Path(__file__).parent / "assets" / "tiny_tokenizer.json"
+ASSET = importlib.resources.files("zero") / "assets" / "tiny_tokenizer.json"
 EOS, PAD, UNK = "<|endoftext|>", "<|pad|>", "<|unk|>"
 CHAT_ROLES = ("<|system|>", "<|user|>", "<|assistant|>")
 # A chat template for the tiny tokenizer, so the `chat` template path (cold-start checkpoints) runs on CPU too.
