@@ -136,13 +136,14 @@ def test_simplerl_zoo_recipe_has_their_settings():
 def test_simplerl_zoo_recipe_trains_on_shipped_math_levels_3_to_5():
     from zero.data import load_prompts
 
-    cfg, args = recipe("qwen1.5b-simplerl-zoo.yaml", f"dataset_name={ROOT / 'zero/datafiles/train/math_train.jsonl'}")
+    cfg, args = recipe("qwen1.5b-simplerl-zoo.yaml")  # its dataset_name is the shipped file
     ds = load_prompts(cfg, args.seed)
     assert len(ds) == 5584 and ds[0]["prompt"].startswith("Question:\n")
 
 
-def test_dr_grpo_recipe_batches_as_oat():
-    _, args = recipe("qwen2.5-math-1.5b.yaml")
+@pytest.mark.parametrize("name", ["qwen2.5-math-1.5b.yaml", "qwen1.5b.yaml"])
+def test_dr_grpo_recipes_batch_as_oat(name):
+    _, args = recipe(name)
     per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps
     assert per_step == 128 and args.generation_batch_size == 128 * 8  # 128 prompts x 8, 8 optimizer steps each
     assert (args.learning_rate, args.beta, args.max_completion_length, args.loss_type) == (1e-6, 0.0, 3000, "dr_grpo")

@@ -54,7 +54,8 @@ class ZeroConfig:
     torch_dtype: str = _help("Weights dtype: auto, bfloat16, float16 or float32.", default="auto")
     attn_implementation: str | None = _help("sdpa, eager, flash_attention_2; None lets transformers pick.", default=None)
     dataset_name: str = _help(
-        "Hub dataset id, a local .jsonl/.json/.parquet file, or builtin:arithmetic (generated, for CPU runs).",
+        "Hub dataset id, a local .jsonl/.json/.parquet file (zero/datafiles/... also names the files zero ships), or "
+        "builtin:arithmetic (generated, for CPU runs).",
         default="builtin:arithmetic",
     )
     dataset_config: str | None = _help("Hub dataset config name (subset).", default=None)
