@@ -99,8 +99,9 @@ class DataArgs(Group):
     """Where the rows come from (zero.train's and zero.generate's problems, zero.sft's traces)."""
 
     dataset_name: str = _help(
-        "Hub dataset id, a local .jsonl/.json/.parquet file, or builtin:arithmetic (generated problems, for CPU "
-        "runs). zero.sft reads traces: a .jsonl written by zero.generate, or a hub dataset with the same columns.",
+        "Hub dataset id, a local .jsonl/.json/.parquet file (zero/datafiles/... also names the files zero ships), or "
+        "builtin:arithmetic (generated problems, for CPU runs). zero.sft reads traces: a .jsonl written by "
+        "zero.generate, or a hub dataset with the same columns.",
         default="builtin:arithmetic",
     )
     dataset_config: str | None = _help("Hub dataset config name (subset).", default=None)
