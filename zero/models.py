@@ -60,9 +60,30 @@ def load_tokenizer(cfg: ZeroConfig):
     return tokenizer
 
 
+def attention(requested: str | None) -> str | None:
+    """The attention kernel to load the model with: `requested`, except flash_attention_2 where flash-attn cannot run
+    (not installed, or no CUDA), which becomes sdpa with one line saying so. No extra of zero installs flash-attn (it
+    builds against the local CUDA toolkit), so the GPU recipes must also run without it.
+
+    >>> attention("sdpa"), attention(None)
+    ('sdpa', None)
+    """
+    if requested != "flash_attention_2":
+        return requested
+    from transformers.utils import is_flash_attn_2_available
+
+    if is_flash_attn_2_available():
+        return requested
+    print(
+        "zero: attn_implementation=flash_attention_2 but flash-attn is not usable here (not installed, or no CUDA); "
+        "using sdpa. For the faster kernel: pip install flash-attn --no-build-isolation"
+    )
+    return "sdpa"
+
+
 def model_init_kwargs(cfg: ZeroConfig) -> dict[str, Any]:
     """What GRPOTrainer passes to `from_pretrained`."""
     kwargs: dict[str, Any] = {"dtype": cfg.torch_dtype}
     if cfg.attn_implementation:
-        kwargs["attn_implementation"] = cfg.attn_implementation
+        kwargs["attn_implementation"] = attention(cfg.attn_implementation)
     return kwargs

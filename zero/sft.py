@@ -197,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
 
         base = output_dir / "base_model"
         model_path = str(base if (base / "config.json").exists() else build_tiny_model(base, seed=args.seed))
-    init = {"dtype": opts.torch_dtype, **({"attn_implementation": opts.attn_implementation} if opts.attn_implementation else {})}
+    attn = models.attention(opts.attn_implementation)
+    init = {"dtype": opts.torch_dtype, **({"attn_implementation": attn} if attn else {})}
     args.model_init_kwargs = {**init, **(args.model_init_kwargs or {})}
     print(f"zero.sft: training {model_path} on {len(rows)} traces (template={opts.template})")
     _train(model_path, rows, args, tokenizer, checkpoint)

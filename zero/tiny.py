@@ -19,11 +19,12 @@ the GPU recipes (templates, `rewards/`, TRL's GRPOTrainer, vLLM when asked) in m
 
 from __future__ import annotations
 
+import importlib.resources
 import random
 from collections.abc import Callable
 from pathlib import Path
 
-ASSET = Path(__file__).parent / "assets" / "tiny_tokenizer.json"
+ASSET = importlib.resources.files("zero") / "assets" / "tiny_tokenizer.json"
 COLD_START_BATCH = 32  # traces per cold-start SFT step, over all processes
 EOS, PAD, UNK = "<|endoftext|>", "<|pad|>", "<|unk|>"
 CHAT_ROLES = ("<|system|>", "<|user|>", "<|assistant|>")

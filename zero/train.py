@@ -10,10 +10,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from zero.config import ConfigError, ZeroConfig, help_text, parse
+from zero.config import ConfigError, ZeroConfig, help_text, parse, shipped_recipes
 from zero.run_dir import plan_output_dir, write_config
 
-DEFAULT_RECIPE = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
+DEFAULT_RECIPE = shipped_recipes() / "tiny.yaml"
 
 
 def main(argv: list[str] | None = None) -> int:
