@@ -10,17 +10,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from zero.config import ConfigError, ZeroConfig, help_text, parse
+from zero.config import ConfigError, ZeroConfig, help_text, parse, shipped_recipes
 from zero.run_dir import plan_output_dir, write_config
 
-DEFAULT_RECIPE = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
+DEFAULT_RECIPE = shipped_recipes() / "tiny.yaml"
 
 
 def main(argv: list[str] | None = None) -> int:
     from trl import GRPOConfig, GRPOTrainer
 
     import rewards
-    from zero import data, models, tracking
+    from zero import data, launch, models, tracking
     from zero.rollouts import RewardSuite
     from zero.templates import get_template
 
@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         cfg, args = parse(argv, (ZeroConfig, GRPOConfig), default_config=DEFAULT_RECIPE)
+        launch.check(args)
         answer_region = cfg.answer_region or get_template(cfg.template).answer_region
         checkpoint = plan_output_dir(cfg, args)
         tokenizer = models.load_tokenizer(cfg)
@@ -48,19 +49,37 @@ def main(argv: list[str] | None = None) -> int:
         print(f"zero.train: error: {e}", file=sys.stderr)
         return 2
 
-    # Nothing above wrote to output_dir; from here on the run exists.
-    output_dir = write_config(cfg, args)
+    # Nothing above wrote to output_dir; from here on the run exists. Every process has read it (above) before the
+    # main one, the only writer of zero's own files, writes to it (zero/launch.py).
+    launch.barrier()
+    output_dir = write_config(cfg, args) if launch.is_main() else Path(args.output_dir)
     callbacks = []
     if "wandb" in args.report_to:
         from zero.wandb_tables import ReasoningTablesCallback
 
-        tracking.setup_wandb(output_dir, cfg.wandb_project)
+        if launch.is_main():  # the Trainer logs to W&B from the main process only
+            tracking.setup_wandb(output_dir, cfg.wandb_project)
         callbacks.append(ReasoningTablesCallback(output_dir, cfg.wandb_table_every, lexicon=cfg.reflection_lexicon))
     if eval_cfg is not None:
         from zero.eval_callback import EvalCallback
 
         callbacks.append(EvalCallback(eval_cfg, cfg.eval_every, output_dir))
-    model_path = models.prepare_model(cfg, output_dir, args.seed, resuming=checkpoint is not None)
+    model_path = cfg.model_name_or_path
+    if model_path == models.TINY:  # built in code, cold-started by SFT (zero/tiny.py)
+        from zero import tiny
+        from zero.templates import render
+
+        model_path = tiny.prepare_policy(
+            output_dir,
+            data.load_raw(cfg, args.seed).to_list(),
+            lambda problem: render(cfg.template, problem, cfg.system_prompt),
+            max_operand=cfg.tiny_max_operand,
+            cold_start_steps=cfg.cold_start_steps,
+            cold_start_learning_rate=cfg.cold_start_learning_rate,
+            cold_start_correct_share=cfg.cold_start_correct_share,
+            seed=args.seed,
+            resuming=checkpoint is not None,
+        )
     args.model_init_kwargs = {**models.model_init_kwargs(cfg), **(args.model_init_kwargs or {})}
     if args.use_vllm:
         from zero import vllm_compat
@@ -83,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         trainer.remove_callback(ProgressCallback)
         trainer.add_callback(CompactProgressCallback(every=10))
     trainer.train(resume_from_checkpoint=checkpoint)
-    trainer.save_model(str(output_dir))
+    trainer.save_model(str(output_dir))  # every process: FSDP gathers the shards
+    if not launch.is_main():
+        return 0
     tokenizer.save_pretrained(str(output_dir))
     print(f"zero: done; model, rollouts and logs in {output_dir} (python -m zero.replay {output_dir})")
     return 0
