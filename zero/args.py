@@ -155,7 +155,11 @@ class RewardArgs(Group):
         "Hard deadline per answer for math-verify; an answer past it scores 0 (counted in rewards/timeouts).",
         default=DEFAULT_TIMEOUT_S,
     )
-    reward_workers: int | None = _help("Processes grading answers with math-verify; None: one per core.", default=None)
+    reward_workers: int | None = _help(
+        "Processes grading answers with math-verify, per training process; None: the node's cores divided among "
+        "its training processes.",
+        default=None,
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
