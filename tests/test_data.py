@@ -83,6 +83,14 @@ def test_shipped_math_train_with_simplerl_zoo_levels():
     assert len(everything) == 7498
 
 
+def test_shipped_data_is_found_from_any_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # as a recipe names it, from outside the checkout: the package's copy is read
+    ds = load_prompts(cfg(dataset_name="zero/datafiles/train/math_train.jsonl", dataset_levels=[3, 4, 5]), seed=0)
+    assert len(ds) == 5584
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_prompts(cfg(dataset_name="zero/datafiles/train/nope.jsonl"), seed=0)
+
+
 def test_level_filter_reads_hub_spelling_and_fails_clearly(tmp_path):
     path = tmp_path / "levels.jsonl"
     rows = [{"problem": f"p{i}", "answer": str(i), "level": level}

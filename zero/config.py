@@ -54,7 +54,8 @@ class ZeroConfig:
     torch_dtype: str = _help("Weights dtype: auto, bfloat16, float16 or float32.", default="auto")
     attn_implementation: str | None = _help("sdpa, eager, flash_attention_2; None lets transformers pick.", default=None)
     dataset_name: str = _help(
-        "Hub dataset id, a local .jsonl/.json/.parquet file, or builtin:arithmetic (generated, for CPU runs).",
+        "Hub dataset id, a local .jsonl/.json/.parquet file (zero/datafiles/... also names the files zero ships), or "
+        "builtin:arithmetic (generated, for CPU runs).",
         default="builtin:arithmetic",
     )
     dataset_config: str | None = _help("Hub dataset config name (subset).", default=None)
@@ -86,7 +87,11 @@ class ZeroConfig:
         "Hard deadline per answer for math-verify; an answer past it scores 0 and counts in rewards/timeouts.",
         default=2.0,
     )
-    reward_workers: int | None = _help("Processes grading answers with math-verify; None: one per core.", default=None)
+    reward_workers: int | None = _help(
+        "Processes grading answers with math-verify, per training process; None: the node's cores divided among "
+        "its training processes.",
+        default=None,
+    )
     reflection_lexicon: list[str] | None = _help(
         "Reflection words/phrases counted per completion; None: zero.reasoning.DEFAULT_REFLECTION_LEXICON.", default=None
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ def load_raw(cfg: ZeroConfig, seed: int):
         return datasets.Dataset.from_list(rows)
     if name.startswith("builtin:"):
         raise ConfigError(f"unknown built-in dataset {name!r}: the built-in one is builtin:arithmetic")
-    path = Path(name)
+    path = shipped_data(name) or Path(name)
     if path.exists():
         fmt = LOCAL_FORMATS.get(path.suffix)
         if fmt is None or not path.is_file():
@@ -92,6 +93,16 @@ def load_raw(cfg: ZeroConfig, seed: int):
     if path.suffix in LOCAL_FORMATS or name.startswith((".", "/")):
         raise ConfigError(f"dataset file {name!r} does not exist: check the path")
     return load_hub_dataset(name, cfg.dataset_config, cfg.dataset_split, "a local .jsonl/.parquet file")
+
+
+def shipped_data(name: str) -> Path | None:
+    """A data file shipped with zero, named as in the checkout (`zero/datafiles/train/math_train.jsonl`), found in
+    the installed package when the working directory holds no such file; None for any other name."""
+    prefix = "zero/datafiles/"
+    if Path(name).exists() or not name.startswith(prefix):
+        return None
+    candidate = Path(str(files("zero") / "datafiles" / name.removeprefix(prefix)))
+    return candidate if candidate.is_file() else None
 
 
 def load_hub_dataset(name: str, config: str | None, split: str, local_alternative: str):
