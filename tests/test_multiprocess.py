@@ -123,6 +123,30 @@ def test_accelerate_cpu_flag_with_two_processes_is_refused(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    "world_size, use_cpu, env, message",
+    [(1, False, {}, None),
+     (2, True, {"WORLD_SIZE": "2", "RANK": "0"}, None),
+     (1, True, {"ACCELERATE_USE_CPU": "True", "MASTER_PORT": "29500"}, "started one process"),
+     (1, False, {"WORLD_SIZE": "2", "RANK": "1"}, "add use_cpu=true"),
+     (2, True, {"WORLD_SIZE": "2", "ACCELERATE_USE_FSDP": "true"}, "does not apply FSDP on CPUs"),
+     (2, True, {"WORLD_SIZE": "2", "ACCELERATE_USE_DEEPSPEED": "true"}, "does not apply DeepSpeed on CPUs"),
+     (2, False, {"WORLD_SIZE": "2", "ACCELERATE_USE_FSDP": "true"}, None)],  # on GPUs accelerate shards
+)
+def test_launch_check_refuses_launches_that_are_not_what_they_look_like(world_size, use_cpu, env, message):
+    from types import SimpleNamespace
+
+    from zero.config import ConfigError
+    from zero.launch import check
+
+    args = SimpleNamespace(world_size=world_size, use_cpu=use_cpu)
+    if message is None:
+        check(args, env)
+    else:
+        with pytest.raises(ConfigError, match=message):
+            check(args, env)
+
+
 def test_the_reward_pool_is_sized_per_process(tmp_path):
     """Each of the launch's processes sizes its grading pool to its share of the cores."""
     script = tmp_path / "workers.py"
@@ -199,3 +223,61 @@ def test_sharded_generation_gives_every_rank_an_equal_share(tmp_path):
     assert other["batches"] == [[key(1), key(3)], [pad], [pad]]
     assert sorted(k for batch in main["received"][:2] for k in batch) == [key(i) for i in range(5)]
     assert main["received"][2] == [key(0)] and other["received"] == []
+
+
+def _fsdp_worker(rank: int, world: int, port: int, model_dir: str, out: str) -> None:
+    import torch.distributed as dist
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+    from transformers import AutoModelForCausalLM
+
+    from zero.generation import HFGenerator, ShardedGenerator
+    from zero.tiny import load_tokenizer
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    mesh = init_device_mesh("cpu", (world,))
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    for layer in model.model.layers:
+        fully_shard(layer, mesh=mesh)
+    fully_shard(model, mesh=mesh)  # every rank holds half of each weight: each forward needs both ranks
+    sharded = ShardedGenerator(HFGenerator(model, load_tokenizer(), batch_size=2, synced=True))
+    if rank == 0:
+        got = {}
+        sharded.generate(*_requests_and_sampling(), lambda samples: got.update({s.key[1]: s.completion_ids for s in samples}))
+        sharded.finish()
+        Path(out).write_text(json.dumps(got))
+    else:
+        sharded.serve()
+    dist.destroy_process_group()
+
+
+def _requests_and_sampling():
+    from zero.generation import Request, Sampling
+    from zero.templates import render
+    from zero.tiny import load_tokenizer
+
+    tokenizer = load_tokenizer()
+    problems = [f"{a} + {b}" for a, b in ((1, 2), (3, 4), (0, 0), (4, 1), (2, 2))]  # 3 + 2 (+1 filler) per rank
+    requests = [Request(("toy", str(i), 0), tokenizer(render("r1_zero", p))["input_ids"], 100 + i)
+                for i, p in enumerate(problems)]
+    return requests, Sampling(1.0, 1.0, 12)
+
+
+def test_sharded_generation_runs_on_fsdp2_sharded_weights(tmp_path):
+    """The in-training eval's generation path on a model whose weights are FSDP2-sharded over two CPU processes
+    (torch shards on CPUs; accelerate 1.15 does not, see zero/launch.py): uneven shares finish, and the samples are
+    the ones one process draws from the whole model."""
+    import torch.multiprocessing as mp
+    from transformers import AutoModelForCausalLM
+
+    from zero.generation import HFGenerator
+    from zero.tiny import build_tiny_model, load_tokenizer
+
+    model_dir = build_tiny_model(tmp_path / "tiny", seed=0)
+    mp.spawn(_fsdp_worker, args=(2, free_port(), str(model_dir), str(tmp_path / "sharded.json")), nprocs=2)
+    sharded = json.loads((tmp_path / "sharded.json").read_text())
+    alone = {}
+    HFGenerator(AutoModelForCausalLM.from_pretrained(model_dir), load_tokenizer(), batch_size=2).generate(
+        *_requests_and_sampling(), lambda samples: alone.update({s.key[1]: s.completion_ids for s in samples}))
+    assert sorted(sharded) == [str(i) for i in range(5)]
+    assert sharded == alone
