@@ -161,6 +161,13 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
+def test_import_graph_of_zero_and_rewards_has_no_cycle():
+    graph = import_graph()
+    assert {"zero.train", "rewards.pool"} <= set(graph) and graph["zero.train"], "the graph came out empty"
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
 def test_the_ground_floor_imports_nothing_above_it_and_nothing_heavy():
     modules = _modules()
     ground = {m for m in modules if m in GROUND_FLOOR or m.split(".")[0] in GROUND_FLOOR}

@@ -69,11 +69,11 @@ def main(argv: list[str] | None = None) -> int:
 
         callbacks.append(EvalCallback(eval_cfg, cfg.eval_every, output_dir))
     model_path = cfg.model_name_or_path
-    if model_path == models.TINY:  # built in code, cold-started by SFT (zero/tiny.py)
-        from zero import tiny
+    if model_path == models.TINY:  # built in code (zero/tiny.py), cold-started by SFT (zero/cold_start.py)
+        from zero import cold_start
         from zero.templates import render
 
-        model_path = tiny.prepare_policy(
+        model_path = cold_start.prepare_policy(
             output_dir,
             data.load_raw(cfg, args.seed).to_list(),
             lambda problem: render(cfg.template, problem, cfg.system_prompt),
