@@ -35,6 +35,7 @@ from typing import Any
 
 import yaml
 
+from zero import environment
 from zero.args import (BenchmarkArgs, GenerationArgs, ModelArgs, PromptArgs, RewardArgs, RunArgs, TelemetryArgs,
                        reuse)
 from zero.args import help_field as _help
@@ -206,7 +207,8 @@ def evaluate(cfg: EvalConfig, *, generator: Any = None, tokenizer: Any = None, o
     total = sum(len(p) for p in problems.values()) * cfg.n
     own_generator = generator is None and bool(requests)
     if own_generator:
-        generator = make_generator(cfg, cfg, tokenizer, cfg.seed, max_model_len=cfg.vllm_max_model_length or longest + cfg.max_tokens)
+        max_model_len = cfg.vllm_max_model_length or longest + cfg.max_tokens
+        generator = make_generator(cfg, cfg, tokenizer, cfg.seed, max_model_len=max_model_len)
     start = time.perf_counter()  # generation and grading, not the model load
     if requests:
         bar = tqdm(total=total, initial=total - len(requests), desc="zero.eval", unit="sample", dynamic_ncols=True)
@@ -244,6 +246,9 @@ def evaluate(cfg: EvalConfig, *, generator: Any = None, tokenizer: Any = None, o
 
 
 def main(argv: list[str] | None = None) -> int:
+    if problem := environment.torchvision_problem():  # before TRL or transformers is imported
+        print(f"zero.eval: error: {problem}", file=sys.stderr)
+        return 2
     argv = sys.argv[1:] if argv is None else argv
     if {"-h", "--help"} & set(argv):
         print(__doc__ + help_text((EvalConfig,)))

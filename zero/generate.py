@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zero import environment
 from zero.args import (BenchmarkArgs, DataArgs, GenerationArgs, ModelArgs, ProblemArgs, PromptArgs, RewardArgs,
                        RunArgs, _choice, _positive, reuse)
 from zero.args import help_field as _help
@@ -170,6 +171,9 @@ def check(cfg: GenerateConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if problem := environment.torchvision_problem():  # before TRL or transformers is imported
+        print(f"zero.generate: error: {problem}", file=sys.stderr)
+        return 2
     import rewards
     from zero import models
     from zero.templates import get_template

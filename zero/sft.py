@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zero import environment
 from zero.args import DataArgs, ModelArgs, ProblemArgs, PromptArgs, RunArgs, reuse
 from zero.args import help_field as _help
 from zero.config import ConfigError, help_text, parse, write_resolved
@@ -142,6 +143,9 @@ def plan_output_dir(opts: SFTZeroConfig, output_dir: Path) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if problem := environment.torchvision_problem():  # before TRL or transformers is imported
+        print(f"zero.sft: error: {problem}", file=sys.stderr)
+        return 2
     from trl import SFTConfig
 
     from zero import models
