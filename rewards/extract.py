@@ -9,7 +9,7 @@ One reading for both sides, so that the reward pays exactly what math-verify wou
   which math-verify parses as a set, so every part is needed and one part alone scores 0. Boxes separated by
   prose are results restated on the way to the last box, which alone is the answer. Checked on all 122 solutions
   with several boxes in MATH train, MATH-500 and Minerva: the same parse as math-verify's own on the whole
-  solution, every one (the 25 of MATH train with different boxes: tests/test_rewards_multi_part.py). GSM8K's ``#### n`` and bare answers are read whole.
+  solution, every one (tests/test_rewards_multi_part.py). GSM8K's ``#### n`` and bare answers are read whole.
 - **The prediction** is read only from the final answer region (a deliberate difference: math-verify reads
   anything, the reasoning included): with ``answer_region="answer_tag"`` (the ``r1_zero`` template) the text
   inside the single ``<answer>...</answer>`` after the last ``</think>``, its boxes if it has any; with
