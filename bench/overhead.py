@@ -51,7 +51,7 @@ def run_bare(model_dir: Path, steps: int, out: Path) -> float:
 
     import rewards
     from zero.config import ZeroConfig, parse
-    from zero.data import load_prompts
+    from zero.train import training_set
 
     start = time.perf_counter()
     cfg, args = parse([str(RECIPE), *common_overrides(model_dir, steps, out)], (ZeroConfig, GRPOConfig))
@@ -64,7 +64,7 @@ def run_bare(model_dir: Path, steps: int, out: Path) -> float:
         model=str(model_dir),
         args=args,
         reward_funcs=funcs,
-        train_dataset=load_prompts(cfg, args.seed),
+        train_dataset=training_set(cfg, args.seed),
         # the tokenizer exactly as saved: AutoTokenizer would rebuild this qwen2 checkpoint's tokenizer as a
         # Qwen2Tokenizer (see zero.models.tokenizer_from_pretrained) and the two runs would see different tokens
         processing_class=PreTrainedTokenizerFast.from_pretrained(model_dir),

@@ -134,10 +134,10 @@ def test_simplerl_zoo_recipe_has_their_settings():
 
 
 def test_simplerl_zoo_recipe_trains_on_shipped_math_levels_3_to_5():
-    from zero.data import load_prompts
+    from zero.train import training_set
 
     cfg, args = recipe("qwen1.5b-simplerl-zoo.yaml")  # its dataset_name is the shipped file
-    ds = load_prompts(cfg, args.seed)
+    ds = training_set(cfg, args.seed)
     assert len(ds) == 5584 and ds[0]["prompt"].startswith("Question:\n")
 
 

@@ -3,7 +3,7 @@
 
     ModelArgs       model_name_or_path, dtype, attn_implementation             train, sft, generate, eval
     DataArgs        dataset_name, dataset_config, dataset_split                 train, sft, generate
-    ProblemArgs     problem_field, solution_field                               train, generate (sft: problem_field)
+    ProblemArgs     DataArgs + problem_field, solution_field                    train, generate (sft: problem_field)
     PromptArgs      template, system_prompt                                     train, sft, generate, eval
     RewardArgs      answer_region, reward_timeout_s, reward_workers             train, generate, eval
     TelemetryArgs   reflection_lexicon                                          train, eval
@@ -114,8 +114,9 @@ class DataArgs(Group):
 
 
 @dataclass
-class ProblemArgs(Group):
-    """Which columns of a problem set hold the problem and its gold answer (zero.train, zero.generate)."""
+class ProblemArgs(DataArgs):
+    """A problem set: where it is (`DataArgs`), and which columns hold the problem and its gold answer (zero.train,
+    zero.generate)."""
 
     problem_field: str | None = _help("Column holding the problem; None: first of problem, question, prompt.", default=None)
     solution_field: str | None = _help(

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from zero.args import (DataArgs, LoggingArgs, ModelArgs, ProblemArgs, PromptArgs, RewardArgs, RunArgs, TelemetryArgs,
+from zero.args import (LoggingArgs, ModelArgs, ProblemArgs, PromptArgs, RewardArgs, RunArgs, TelemetryArgs,
                        TrainingEvalArgs, _positive, help_field)
 from zero.errors import ConfigError  # also zero.config.ConfigError, the name every command catches
 
@@ -46,7 +46,7 @@ _help = help_field  # help_field is zero.args'; `from zero.config import help_fi
 
 
 @dataclass
-class ZeroConfig(ModelArgs, DataArgs, ProblemArgs, PromptArgs, RewardArgs, TelemetryArgs, LoggingArgs, RunArgs):
+class ZeroConfig(ModelArgs, ProblemArgs, PromptArgs, RewardArgs, TelemetryArgs, LoggingArgs, RunArgs):
     """zero.train's knobs: the groups above, and its own. Everything about the GRPO algorithm itself is TRL's
     `GRPOConfig`."""
 

@@ -14,7 +14,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from zero.config import ConfigError, ZeroConfig
+from zero.args import DataArgs, ProblemArgs
+from zero.errors import ConfigError
 from zero.templates import render
 
 PROBLEM_FIELDS = ("problem", "question", "prompt", "input")
@@ -64,16 +65,16 @@ def prompt_id(problem: str) -> str:
     return hashlib.sha1(problem.encode()).hexdigest()[:12]
 
 
-def load_raw(cfg: ZeroConfig, seed: int):
-    """The dataset as it comes, before mapping: a `datasets.Dataset`."""
+def load_raw(source: DataArgs, seed: int, *, tiny_num_problems: int, tiny_max_operand: int):
+    """The dataset as it comes, before mapping: a `datasets.Dataset`. The tiny_* values size builtin:arithmetic."""
     import datasets
 
-    name = cfg.dataset_name
+    name = source.dataset_name
     if name == "builtin:arithmetic":
         from zero.tiny import arithmetic_problems
 
         try:
-            rows = arithmetic_problems(cfg.tiny_num_problems, cfg.tiny_max_operand, seed)
+            rows = arithmetic_problems(tiny_num_problems, tiny_max_operand, seed)
         except ValueError as e:
             raise ConfigError(str(e)) from None
         return datasets.Dataset.from_list(rows)
@@ -92,7 +93,7 @@ def load_raw(cfg: ZeroConfig, seed: int):
             raise ConfigError(f"cannot read dataset file {name!r}: {str(e).splitlines()[0]}") from None
     if path.suffix in LOCAL_FORMATS or name.startswith((".", "/")):
         raise ConfigError(f"dataset file {name!r} does not exist: check the path")
-    return load_hub_dataset(name, cfg.dataset_config, cfg.dataset_split, "a local .jsonl/.parquet file")
+    return load_hub_dataset(name, source.dataset_config, source.dataset_split, "a local .jsonl/.parquet file")
 
 
 def shipped_data(name: str) -> Path | None:
@@ -145,28 +146,37 @@ def keep_levels(ds, levels: list[int], name: str):
     return kept
 
 
-def load_prompts(cfg: ZeroConfig, seed: int):
-    """The training set with `prompt`, `solution`, `prompt_id` columns only."""
-    ds = load_raw(cfg, seed)
+def load_problems(source: ProblemArgs, seed: int, *, limit: int | None = None, levels: list[int] | None = None,
+                  tiny_num_problems: int, tiny_max_operand: int):
+    """The problem set with `problem`, `solution` (the normalised gold) and `prompt_id` columns only, in a fixed
+    order: the dataset's, or shuffled with `seed` when `limit` cuts it; `levels` keeps MATH's difficulty levels.
+    zero.train renders its prompts from it (`load_prompts`), zero.generate its teacher's."""
+    ds = load_raw(source, seed, tiny_num_problems=tiny_num_problems, tiny_max_operand=tiny_max_operand)
     if len(ds) == 0:
-        raise ConfigError(f"dataset {cfg.dataset_name!r} is empty: point dataset_name at a file with problems")
+        raise ConfigError(f"dataset {source.dataset_name!r} is empty: point dataset_name at a file with problems")
     columns = list(ds.column_names)
-    problem_col = pick_field(columns, cfg.problem_field, PROBLEM_FIELDS, "problem", "problem_field")
-    solution_col = pick_field(columns, cfg.solution_field, SOLUTION_FIELDS, "answer", "solution_field")
-    id_col = next((c for c in ID_FIELDS if c in columns), None)
-    if "prompt_id" in columns:
-        id_col = "prompt_id"
-    if cfg.dataset_levels is not None:
-        ds = keep_levels(ds, cfg.dataset_levels, cfg.dataset_name)
-    if cfg.max_train_samples is not None:
-        ds = ds.shuffle(seed=seed).select(range(min(cfg.max_train_samples, len(ds))))
+    problem_col = pick_field(columns, source.problem_field, PROBLEM_FIELDS, "problem", "problem_field")
+    solution_col = pick_field(columns, source.solution_field, SOLUTION_FIELDS, "answer", "solution_field")
+    id_col = "prompt_id" if "prompt_id" in columns else next((c for c in ID_FIELDS if c in columns), None)
+    if levels is not None:
+        ds = keep_levels(ds, levels, source.dataset_name)
+    if limit is not None:
+        ds = ds.shuffle(seed=seed).select(range(min(limit, len(ds))))
 
     def to_row(row: dict) -> dict:
         problem = str(row[problem_col])
         return {
-            "prompt": render(cfg.template, problem, cfg.system_prompt),
+            "problem": problem,
             "solution": normalise_solution(row[solution_col]),
             "prompt_id": str(row[id_col]) if id_col else prompt_id(problem),
         }
 
-    return ds.map(to_row, remove_columns=columns, desc="rendering prompts")
+    return ds.map(to_row, remove_columns=columns, desc="reading problems")
+
+
+def load_prompts(source: ProblemArgs, seed: int, *, template: str, system_prompt: str | None = None, **problems: Any):
+    """The training set: `load_problems` (its keyword arguments in `problems`) with each problem rendered by
+    `template` into `prompt`; columns `prompt`, `solution`, `prompt_id`."""
+    ds = load_problems(source, seed, **problems)
+    return ds.map(lambda row: {"prompt": render(template, row["problem"], system_prompt)}, remove_columns=["problem"],
+                  desc="rendering prompts")  # fmt: skip

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from zero import environment
-from zero.args import (BenchmarkArgs, DataArgs, GenerationArgs, ModelArgs, ProblemArgs, PromptArgs, RewardArgs,
-                       RunArgs, _choice, _positive, reuse)
+from zero.args import (BenchmarkArgs, GenerationArgs, ModelArgs, ProblemArgs, PromptArgs, RewardArgs, RunArgs, _choice,
+                       _positive, reuse)
 from zero.args import help_field as _help
 from zero.config import ConfigError, help_text, parse, write_resolved
 from zero.generation import Request, Sampling, make_generator, request_seed
@@ -27,7 +27,7 @@ from zero.store import JsonlStore
 
 
 @dataclass
-class GenerateConfig(ModelArgs, DataArgs, ProblemArgs, PromptArgs, RewardArgs, GenerationArgs, RunArgs):
+class GenerateConfig(ModelArgs, ProblemArgs, PromptArgs, RewardArgs, GenerationArgs, RunArgs):
     """zero.generate's knobs: the groups above (the teacher is `model_name_or_path`), and its own: sampling, the
     acceptance rule, the output."""
 
@@ -66,26 +66,14 @@ class Problem:
 
 
 def load_problems(cfg: GenerateConfig) -> list[Problem]:
-    """The problems to sample, in a fixed order (shuffled with `seed` when `max_problems` cuts the set)."""
+    """The problems to sample (zero.data's problem set), each with its prompt for the teacher."""
     from zero import data
     from zero.templates import render
 
-    ds = data.load_raw(cfg, cfg.seed)
-    if len(ds) == 0:
-        raise ConfigError(f"dataset {cfg.dataset_name!r} is empty: point dataset_name at a file with problems")
-    columns = list(ds.column_names)
-    problem_col = data.pick_field(columns, cfg.problem_field, data.PROBLEM_FIELDS, "problem", "problem_field")
-    solution_col = data.pick_field(columns, cfg.solution_field, data.SOLUTION_FIELDS, "answer", "solution_field")
-    id_col = "prompt_id" if "prompt_id" in columns else next((c for c in data.ID_FIELDS if c in columns), None)
-    if cfg.max_problems is not None:
-        ds = ds.shuffle(seed=cfg.seed).select(range(min(cfg.max_problems, len(ds))))
-    out = []
-    for i, row in enumerate(ds):
-        text = str(row[problem_col])
-        pid = str(row[id_col]) if id_col else data.prompt_id(text)
-        out.append(Problem(i, pid, text, data.normalise_solution(row[solution_col]),
-                           render(cfg.template, text, cfg.system_prompt)))  # fmt: skip
-    return out
+    ds = data.load_problems(cfg, cfg.seed, limit=cfg.max_problems, tiny_num_problems=cfg.tiny_num_problems,
+                            tiny_max_operand=cfg.tiny_max_operand)  # fmt: skip
+    return [Problem(i, row["prompt_id"], row["problem"], row["solution"],
+                    render(cfg.template, row["problem"], cfg.system_prompt)) for i, row in enumerate(ds)]  # fmt: skip
 
 
 def verdicts(texts: list[str], truncated: list[bool], golds: list[str], cfg: GenerateConfig, region: str) -> list[dict]:

@@ -90,19 +90,19 @@ def run_sft(model_path: str | Path, rows: list[dict[str, Any]], output_dir: str 
     return _train(model_path, rows, args, tokenizer_from_pretrained(model_path))
 
 
-def load_trace_rows(opts: SFTZeroConfig) -> tuple[list[Any], list[int], list, str]:
+def load_trace_rows(source: DataArgs) -> tuple[list[Any], list[int], list, str]:
     """(rows, their numbers, rows that could not be parsed, source name) of a trace file or hub dataset."""
     from zero.traces import read_jsonl
 
-    name = opts.dataset_name
+    name = source.dataset_name
     path = Path(name)
     if path.suffix == ".jsonl" or path.exists():
         numbered, issues = read_jsonl(path)
         return [r for _, r in numbered], [n for n, _ in numbered], issues, str(path)
     from zero.data import load_hub_dataset
 
-    rows = load_hub_dataset(name, opts.dataset_config, opts.dataset_split, "a local .jsonl trace file").to_list()
-    return rows, list(range(1, len(rows) + 1), ), [], f"{name}[{opts.dataset_split}]"
+    rows = load_hub_dataset(name, source.dataset_config, source.dataset_split, "a local .jsonl trace file").to_list()
+    return rows, list(range(1, len(rows) + 1)), [], f"{name}[{source.dataset_split}]"
 
 
 def prepare_traces(opts: SFTZeroConfig, args, tokenizer):

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         answer_region = cfg.answer_region or get_template(cfg.template).answer_region
         checkpoint = plan_output_dir(cfg, args)
         tokenizer = models.load_tokenizer(cfg)
-        dataset = data.load_prompts(cfg, args.seed)
+        dataset = training_set(cfg, args.seed)
         suite = RewardSuite(
             cfg.reward_funcs,
             args.reward_weights,
@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
 
         model_path = cold_start.prepare_policy(
             output_dir,
-            data.load_raw(cfg, args.seed).to_list(),
+            data.load_raw(cfg, args.seed, tiny_num_problems=cfg.tiny_num_problems,
+                          tiny_max_operand=cfg.tiny_max_operand).to_list(),
             lambda problem: render(cfg.template, problem, cfg.system_prompt),
             max_operand=cfg.tiny_max_operand,
             cold_start_steps=cfg.cold_start_steps,
@@ -112,6 +113,15 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer.save_pretrained(str(output_dir))
     print(f"zero: done; model, rollouts and logs in {output_dir} (python -m zero.replay {output_dir})")
     return 0
+
+
+def training_set(cfg: ZeroConfig, seed: int):
+    """zero.train's problems, rendered into prompts (zero.data): columns `prompt`, `solution`, `prompt_id`."""
+    from zero import data
+
+    return data.load_prompts(cfg, seed, template=cfg.template, system_prompt=cfg.system_prompt,
+                             limit=cfg.max_train_samples, levels=cfg.dataset_levels,
+                             tiny_num_problems=cfg.tiny_num_problems, tiny_max_operand=cfg.tiny_max_operand)  # fmt: skip
 
 
 def eval_config(cfg: ZeroConfig, args, answer_region: str):
