@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             answer_region,
             [tokenizer.eos_token_id, tokenizer.pad_token_id],
             cfg.reflection_lexicon,
-            reward_kwargs={"accuracy": {"timeout_s": cfg.reward_timeout_s}},
+            reward_kwargs={"accuracy": {"timeout_s": cfg.reward_timeout_s}, "random": {"seed": args.seed}},
         )
         rewards.pool.configure(cfg.reward_workers)
         eval_cfg = eval_config(cfg, args, answer_region) if cfg.eval_every else None
