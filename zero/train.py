@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     from trl import GRPOConfig, GRPOTrainer
 
     import rewards
-    from zero import data, models, tracking
+    from zero import data, launch, models, tracking
     from zero.rollouts import RewardSuite
     from zero.templates import get_template
 
@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         cfg, args = parse(argv, (ZeroConfig, GRPOConfig), default_config=DEFAULT_RECIPE)
+        launch.check(args)
         answer_region = cfg.answer_region or get_template(cfg.template).answer_region
         checkpoint = plan_output_dir(cfg, args)
         tokenizer = models.load_tokenizer(cfg)
@@ -48,13 +49,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"zero.train: error: {e}", file=sys.stderr)
         return 2
 
-    # Nothing above wrote to output_dir; from here on the run exists.
-    output_dir = write_config(cfg, args)
+    # Nothing above wrote to output_dir; from here on the run exists. Every process has read it (above) before the
+    # main one, the only writer of zero's own files, writes to it (zero/launch.py).
+    launch.barrier()
+    output_dir = write_config(cfg, args) if launch.is_main() else Path(args.output_dir)
     callbacks = []
     if "wandb" in args.report_to:
         from zero.wandb_tables import ReasoningTablesCallback
 
-        tracking.setup_wandb(output_dir, cfg.wandb_project)
+        if launch.is_main():  # the Trainer logs to W&B from the main process only
+            tracking.setup_wandb(output_dir, cfg.wandb_project)
         callbacks.append(ReasoningTablesCallback(output_dir, cfg.wandb_table_every, lexicon=cfg.reflection_lexicon))
     if eval_cfg is not None:
         from zero.eval_callback import EvalCallback
@@ -98,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         trainer.remove_callback(ProgressCallback)
         trainer.add_callback(CompactProgressCallback(every=10))
     trainer.train(resume_from_checkpoint=checkpoint)
-    trainer.save_model(str(output_dir))
+    trainer.save_model(str(output_dir))  # every process: FSDP gathers the shards
+    if not launch.is_main():
+        return 0
     tokenizer.save_pretrained(str(output_dir))
     print(f"zero: done; model, rollouts and logs in {output_dir} (python -m zero.replay {output_dir})")
     return 0
