@@ -286,7 +286,7 @@ def plot_emergence(df: pd.DataFrame, prompt_id: str | None = None) -> Figure:
     5 % of the steps; dots: every step), and beneath them one prompt's completion early vs late."""
     summary = summarize(df)
     fig = plt.figure(figsize=(12, 7.5), constrained_layout=True)
-    grid = fig.add_gridspec(2, 1, height_ratios=[3, 1.4])
+    grid = fig.add_gridspec(2, 1, height_ratios=[3, 1.2])
     ax = fig.add_subplot(grid[0])
     n = len(summary)
     share = "reasoning/reflection/share"
@@ -306,8 +306,8 @@ def plot_emergence(df: pd.DataFrame, prompt_id: str | None = None) -> Figure:
         right.set_ylim(0, summary[length].max() * 1.1)
     right.set_ylabel("tokens")
     lines = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
-    ax.legend(lines, [line.get_label() for line in lines], loc="upper left", fontsize="small")
-    ax.set_title("Reasoning emerges: accuracy, length and reflection over RL steps")
+    ax.legend(lines, [line.get_label() for line in lines], loc="center right", fontsize="small")
+    ax.set_title("Accuracy, reflection and length over RL steps")
     text_ax = fig.add_subplot(grid[1])
     text_ax.axis("off")
     try:
