@@ -7,14 +7,10 @@ control (configs/tiny_random.yaml) from the same cold start.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-TINY_RECIPE = REPO / "configs" / "tiny.yaml"
-TINY_CONTROL_RECIPE = REPO / "configs" / "tiny_random.yaml"
+from helpers import TINY_CONTROL_RECIPE, TINY_RECIPE, run_zero_train
 
 
 @pytest.fixture(autouse=True)
@@ -24,24 +20,6 @@ def _offline_wandb(monkeypatch):
     monkeypatch.setenv("WANDB_SILENT", "true")
     for key in ("WANDB_DIR", "WANDB_RUN_ID", "WANDB_RESUME", "WANDB_PROJECT"):
         monkeypatch.delenv(key, raising=False)
-
-
-def run_zero_train(*argv: str) -> int:
-    """`python -m zero.train ARGV` in this process, with the W&B environment it sets reset afterwards."""
-    from zero.train import main
-
-    saved = {k: v for k, v in os.environ.items() if k.startswith("WANDB_")}
-    try:
-        return main(list(argv))
-    finally:
-        import wandb
-
-        if wandb.run is not None:
-            wandb.finish()
-        wandb.teardown()
-        for key in [k for k in os.environ if k.startswith("WANDB_")]:
-            del os.environ[key]
-        os.environ.update(saved)
 
 
 def _run_recipe(recipe: Path, output_dir: Path) -> Path:
@@ -64,7 +42,7 @@ def tiny_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_control_run(tiny_run, tmp_path_factory) -> Path:
     """The random-reward control, once per session. Same seed, so the same base model and cold start: they are
-    copied from `tiny_run` (zero.tiny.prepare_policy reuses them) rather than trained twice."""
+    copied from `tiny_run` (zero.cold_start.prepare_policy reuses them) rather than trained twice."""
     import shutil
 
     output_dir = tmp_path_factory.mktemp("tiny_random") / "run"

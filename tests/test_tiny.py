@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import TINY_CONTROL_RECIPE, TINY_RECIPE
+from helpers import TINY_CONTROL_RECIPE, TINY_RECIPE
 from rewards import REWARDS
 from zero import emergence
 from zero.rollouts import RewardSuite

@@ -7,8 +7,11 @@ really is one distributed run (`check`), and the rank helpers that keep zero's o
 (`is_main`, `barrier`).
 
 On a machine without CUDA, `accelerate launch --cpu --num_processes N` starts ONE process (accelerate 1.15 starts
-several CPU processes only through mpirun), and a torchrun launch without `use_cpu=true` starts N processes that
-each train alone. Both would silently train something else than asked, so `check` refuses them. What works:
+several CPU processes only through mpirun); a torchrun launch without `use_cpu=true` starts N processes that each
+train alone; and an FSDP or DeepSpeed accelerate config with `use_cpu=true` trains plain DDP (accelerate 1.15's
+AcceleratorState applies FSDP and DeepSpeed only on accelerator backends, although torch itself shards on CPUs:
+FSDP2 `fully_shard` over gloo works, tests/test_multiprocess.py). Each would silently train something else than
+asked, so `check` refuses them. What works:
 
     accelerate launch --multi_gpu --num_processes 2 -m zero.train configs/tiny.yaml use_cpu=true   # DDP on gloo
 """
@@ -32,8 +35,12 @@ def check(args: Any, env: Mapping[str, str] = os.environ) -> None:
     `args` is the parsed GRPOConfig (its `world_size` is the distributed state transformers set up).
 
     >>> from types import SimpleNamespace as NS
-    >>> check(NS(world_size=2), {"WORLD_SIZE": "2"})
-    >>> check(NS(world_size=1), {"WORLD_SIZE": "2", "RANK": "1"})
+    >>> check(NS(world_size=2, use_cpu=True), {"WORLD_SIZE": "2"})
+    >>> check(NS(world_size=2, use_cpu=True), {"WORLD_SIZE": "2", "ACCELERATE_USE_FSDP": "true"})
+    Traceback (most recent call last):
+    ...
+    zero.config.ConfigError: accelerate 1.15 does not apply FSDP on CPUs (the run would be plain unsharded DDP): drop the --config_file to train DDP over gloo, or use GPUs
+    >>> check(NS(world_size=1, use_cpu=False), {"WORLD_SIZE": "2", "RANK": "1"})
     Traceback (most recent call last):
     ...
     zero.config.ConfigError: this is process 1 of 2, but the processes are not one distributed run (no CUDA here?): add use_cpu=true to train on CPUs over gloo
@@ -43,6 +50,13 @@ def check(args: Any, env: Mapping[str, str] = os.environ) -> None:
             raise ConfigError(
                 "accelerate launch --cpu with --num_processes > 1 started one process (accelerate starts several "
                 f"CPU processes only through mpirun): launch with {CPU_LAUNCH}"
+            )
+    for engine in ("FSDP", "DEEPSPEED"):
+        if args.use_cpu and env.get(f"ACCELERATE_USE_{engine}", "").lower() == "true":
+            # AcceleratorState turns on FSDP and DeepSpeed only for accelerator backends; on CPUs it stays MULTI_CPU
+            raise ConfigError(
+                f"accelerate 1.15 does not apply {'DeepSpeed' if engine == 'DEEPSPEED' else engine} on CPUs "
+                "(the run would be plain unsharded DDP): drop the --config_file to train DDP over gloo, or use GPUs"
             )
     size = int(env.get("WORLD_SIZE", "1"))
     if size > 1 and args.world_size != size:

@@ -1,5 +1,5 @@
 """The policy to start from: a hub id, a local checkpoint (e.g. a zero.sft output), or the built-in tiny model
-(built, and cold-started, by `zero.tiny.prepare_policy`; this module only loads).
+(built, and cold-started, by `zero.cold_start.prepare_policy`; this module only loads).
 
 Everything that can fail on bad input (a path that does not exist, a hub id that cannot be reached) fails in
 `load_tokenizer`, before the run writes anything.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from zero import environment
 from zero.config import ConfigError, ZeroConfig, help_text, parse, shipped_recipes
 from zero.run_dir import plan_output_dir, write_config
 
@@ -17,6 +18,9 @@ DEFAULT_RECIPE = shipped_recipes() / "tiny.yaml"
 
 
 def main(argv: list[str] | None = None) -> int:
+    if problem := environment.torchvision_problem():  # before TRL or transformers is imported
+        print(f"zero.train: error: {problem}", file=sys.stderr)
+        return 2
     from trl import GRPOConfig, GRPOTrainer
 
     import rewards
@@ -65,11 +69,11 @@ def main(argv: list[str] | None = None) -> int:
 
         callbacks.append(EvalCallback(eval_cfg, cfg.eval_every, output_dir))
     model_path = cfg.model_name_or_path
-    if model_path == models.TINY:  # built in code, cold-started by SFT (zero/tiny.py)
-        from zero import tiny
+    if model_path == models.TINY:  # built in code (zero/tiny.py), cold-started by SFT (zero/cold_start.py)
+        from zero import cold_start
         from zero.templates import render
 
-        model_path = tiny.prepare_policy(
+        model_path = cold_start.prepare_policy(
             output_dir,
             data.load_raw(cfg, args.seed).to_list(),
             lambda problem: render(cfg.template, problem, cfg.system_prompt),
