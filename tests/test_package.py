@@ -20,7 +20,8 @@ CONFIGS = REPO / "configs"
 PACKAGES = ("zero", "rewards")
 # The ground floor (README "Architecture"): pure functions and data, no torch, no trainer; everything else may use
 # it, it uses nothing above it.
-GROUND_FLOOR = {"rewards", "zero.config", "zero.templates", "zero.reasoning", "zero.passk"}
+GROUND_FLOOR = {"rewards", "zero.errors", "zero.args", "zero.config", "zero.templates", "zero.reasoning", "zero.passk",
+                "zero.store"}
 HEAVY = {"torch", "transformers", "trl", "datasets", "accelerate", "vllm", "wandb", "pandas", "matplotlib"}
 
 

@@ -40,7 +40,7 @@ def test_random_reward_is_counted_like_every_reward():
     """In the trainer's suite it gets its `reward_random` column and weight, and the telemetry still grades accuracy,
     so a control run's files show what the policy got right while coin flips rewarded it."""
     metrics, extra = {}, {}
-    suite = RewardSuite(["random", "format"], [1.0, 0.1], "answer_tag", [0, 1], reward_kwargs={"random": {"seed": 0}})
+    suite = RewardSuite(["random", "format"], [1.0, 0.1], "answer_tag", [0, 1], seed=0)
     texts = ["<think> 1 + 2 = 3 </think> <answer> 3 </answer>", "<think> 1 + 2 = 4 </think> <answer> 4 </answer>"]
     scores = [
         fn(texts, solution=["3", "3"], prompt_id=["a", "a"], completion_ids=[[5, 0], [5, 0]],
