@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import REPO, TINY_RECIPE
+from helpers import REPO, TINY_RECIPE
 
 # A smoke run on two processes: 8 completions per process, 16 per step; a token cold start (learning is not the point).
 FAST = ["cold_start_steps=10", "cold_start_learning_rate=3e-3", "num_generations=4", "per_device_train_batch_size=8",

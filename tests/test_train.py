@@ -15,7 +15,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import REPO, TINY_RECIPE, run_zero_train
+from helpers import REPO, TINY_RECIPE, run_zero_train
 
 # A short run of the tiny recipe: a few cold-start steps, two GRPO steps, small batches.
 FAST = ["cold_start_steps=40", "cold_start_learning_rate=3e-3", "max_steps=2", "num_generations=4", "per_device_train_batch_size=8",
@@ -125,7 +125,7 @@ def test_tiny_recipe_learns(tiny_run):
 @pytest.mark.slow
 def test_notebook_and_replay_cli_on_the_tiny_run(tiny_run, monkeypatch, capsys):
     """The replay notebook and `python -m zero.replay` read a real run's files (CI: the tiny recipe's)."""
-    from test_replay import execute_notebook
+    from helpers import execute_notebook
     from zero import replay
 
     outputs = execute_notebook(tiny_run, monkeypatch)

@@ -35,6 +35,7 @@ from typing import Any
 
 import yaml
 
+from zero import environment
 from zero.benchmarks import Problem, benchmark_label, check_names, load_benchmark
 from zero.config import ConfigError, ZeroConfig, help_text, parse, resolved
 from zero.config import help_field as _help
@@ -329,6 +330,9 @@ def evaluate(cfg: EvalConfig, *, generator: Any = None, tokenizer: Any = None, o
 
 
 def main(argv: list[str] | None = None) -> int:
+    if problem := environment.torchvision_problem():  # before TRL or transformers is imported
+        print(f"zero.eval: error: {problem}", file=sys.stderr)
+        return 2
     argv = sys.argv[1:] if argv is None else argv
     if {"-h", "--help"} & set(argv):
         print(__doc__ + help_text((EvalConfig,)))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zero import environment
 from zero.config import ConfigError, ZeroConfig, help_text, parse, resolved
 from zero.config import help_field as _help
 
@@ -222,6 +223,9 @@ def check(cfg: GenerateConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if problem := environment.torchvision_problem():  # before TRL or transformers is imported
+        print(f"zero.generate: error: {problem}", file=sys.stderr)
+        return 2
     import rewards
     from zero import models
     from zero.generation import Request, Sampling, request_seed

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zero import environment
 from zero.config import ConfigError, ZeroConfig, help_text, parse, resolved
 from zero.config import help_field as _help
 
@@ -157,6 +158,9 @@ def plan_output_dir(opts: SFTZeroConfig, output_dir: Path) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if problem := environment.torchvision_problem():  # before TRL or transformers is imported
+        print(f"zero.sft: error: {problem}", file=sys.stderr)
+        return 2
     from trl import SFTConfig
 
     from zero import models

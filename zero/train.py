@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from zero import environment
 from zero.config import ConfigError, ZeroConfig, help_text, parse, shipped_recipes
 from zero.run_dir import plan_output_dir, write_config
 
@@ -17,6 +18,9 @@ DEFAULT_RECIPE = shipped_recipes() / "tiny.yaml"
 
 
 def main(argv: list[str] | None = None) -> int:
+    if problem := environment.torchvision_problem():  # before TRL or transformers is imported
+        print(f"zero.train: error: {problem}", file=sys.stderr)
+        return 2
     from trl import GRPOConfig, GRPOTrainer
 
     import rewards
