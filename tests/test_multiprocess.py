@@ -296,7 +296,10 @@ def test_one_and_two_processes_with_the_same_global_batch_learn_alike(tiny_run, 
     their own)."""
     import yaml
 
-    from test_train import accuracy_by_step
+    from zero import replay
+
+    def accuracy_by_step(run_dir: Path) -> pd.Series:
+        return replay.load_rollouts(run_dir).groupby("step")["reward_accuracy"].mean()
 
     recipe = yaml.safe_load((tiny_run / "zero_config.yaml").read_text())
     out = tmp_path / "run"
