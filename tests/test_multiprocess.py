@@ -152,18 +152,18 @@ def test_launch_check_refuses_launches_that_are_not_what_they_look_like(world_si
 def test_the_reward_pool_is_sized_per_process(tmp_path):
     """Each of the launch's processes sizes its grading pool to its share of the cores."""
     script = tmp_path / "workers.py"
-    script.write_text("import os, rewards.pool as p\n"
-                      "print('workers', os.environ['RANK'], p.default_workers(), len(os.sched_getaffinity(0)))\n")
+    script.write_text("import os, sys, pathlib, rewards.pool as p\n"
+                      "pathlib.Path(sys.argv[1], os.environ['RANK']).write_text("
+                      "f'{p.default_workers()} {len(os.sched_getaffinity(0))}')\n")
     command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "--main_process_port", str(free_port()), str(script)]
+               "--main_process_port", str(free_port()), str(script), str(tmp_path)]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300,
                             env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)})
     assert result.returncode == 0, result.stderr[-2000:]
-    lines = sorted(line.split()[1:] for line in result.stdout.splitlines() if line.startswith("workers "))
-    assert [rank for rank, _, _ in lines] == ["0", "1"]
-    for _, workers, cores in lines:
-        assert int(workers) == max(1, int(cores) // 2)
+    for rank in ("0", "1"):
+        workers, cores = map(int, (tmp_path / rank).read_text().split())
+        assert workers == max(1, cores // 2)
 
 
 def test_default_workers_divides_the_cores_among_local_processes(monkeypatch):
