@@ -53,7 +53,7 @@ step "python -m zero.train (the default recipe, scaled down: 2 cold-start steps,
 test -f runs/tiny/zero_config.yaml && ls runs/tiny/completions/completions_00002.parquet >/dev/null
 
 step "python -m zero.eval on the shipped gsm8k (2 problems)"
-"$py" -m zero.eval model=runs/tiny benchmarks=gsm8k limit=2 n=1 max_tokens=16 template=r1_zero \
+"$py" -m zero.eval model_name_or_path=runs/tiny benchmarks=gsm8k limit=2 n=1 max_tokens=16 template=r1_zero \
     output_dir=runs/tiny_eval
 test -f runs/tiny_eval/results.json
 

@@ -23,7 +23,7 @@ from helpers import REPO, TINY_RECIPE
 FAST = ["cold_start_steps=10", "cold_start_learning_rate=3e-3", "num_generations=4", "per_device_train_batch_size=8",
         "tiny_num_problems=40", "disable_tqdm=true", "save_steps=1", "use_cpu=true"]
 # 5 problems x 1 sample over 2 processes: shares of 3 and 2 (+1 filler), 2 batches each.
-EVAL = ["eval_every=2", "eval_benchmarks=gsm8k", "eval_limit=5", "eval_n=1", "eval_max_tokens=8", "eval_batch_size=2"]
+EVAL = ["eval.every=2", "eval.benchmarks=gsm8k", "eval.limit=5", "eval.n=1", "eval.max_tokens=8", "eval.batch_size=2"]
 
 
 def free_port() -> int:
@@ -90,8 +90,8 @@ def test_the_two_process_evaluation_is_written_once_with_the_samples_one_process
     assert any("eval/gsm8k/pass@1" in e for e in history)
 
     # the model after step 2 is the one saved at the end of the run
-    single = evaluate(EvalConfig(model=str(two_process_run), benchmarks=["gsm8k"], limit=5, n=1, max_tokens=8,
-                                 temperature=0.6, template="r1_zero", seed=0, batch_size=2, backend="hf",
+    single = evaluate(EvalConfig(model_name_or_path=str(two_process_run), benchmarks=["gsm8k"], limit=5, n=1,
+                                 max_tokens=8, temperature=0.6, template="r1_zero", seed=0, batch_size=2, backend="hf",
                                  output_dir=str(two_process_run.parent / "single_eval")))
     alone = {(r["prompt_id"], r["sample"]): r["completion"]
              for r in read_samples(two_process_run.parent / "single_eval" / "samples_gsm8k.jsonl")}

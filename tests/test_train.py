@@ -27,7 +27,7 @@ ROLLOUT_COLUMNS = {"step", "prompt_id", "prompt", "completion", "solution", "rew
 
 def test_two_step_smoke_run_trains_and_writes_everything(tmp_path):
     out = tmp_path / "run"
-    evaluation = ["eval_every=2", "eval_benchmarks=gsm8k", "eval_limit=2", "eval_n=2", "eval_max_tokens=8"]
+    evaluation = ["eval.every=2", "eval.benchmarks=gsm8k", "eval.limit=2", "eval.n=2", "eval.max_tokens=8"]
     assert run_zero_train(str(TINY_RECIPE), f"output_dir={out}", *FAST, *evaluation) == 0
 
     before, after = load_file(out / "cold_start" / "model.safetensors"), load_file(out / "model.safetensors")

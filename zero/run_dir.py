@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from zero.config import ConfigError, ZeroConfig, resolved
+from zero.config import ConfigError, ZeroConfig, write_resolved
 
 CONFIG_FILE = "zero_config.yaml"
 
@@ -74,11 +74,9 @@ def write_config(cfg: ZeroConfig, args) -> Path:
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     path = output_dir / CONFIG_FILE
-    values = resolved((cfg, args))
-    if path.exists():
-        old = yaml.safe_load(path.read_text()) or {}
-        changed = sorted(k for k in values if k in old and old[k] != values[k])
-        if changed:
-            print("zero: resumed with changed keys:", ", ".join(f"{k}: {old[k]!r} -> {values[k]!r}" for k in changed))
-    path.write_text(yaml.safe_dump(values, sort_keys=False))
+    old = (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
+    values = write_resolved(path, (cfg, args))
+    changed = sorted(k for k in values if k in old and old[k] != values[k])
+    if changed:
+        print("zero: resumed with changed keys:", ", ".join(f"{k}: {old[k]!r} -> {values[k]!r}" for k in changed))
     return output_dir

@@ -45,10 +45,10 @@ def main(argv: list[str] | None = None) -> int:
             answer_region,
             [tokenizer.eos_token_id, tokenizer.pad_token_id],
             cfg.reflection_lexicon,
-            reward_kwargs={"accuracy": {"timeout_s": cfg.reward_timeout_s}},
+            timeout_s=cfg.reward_timeout_s,
         )
         rewards.pool.configure(cfg.reward_workers)
-        eval_cfg = eval_config(cfg, args, answer_region) if cfg.eval_every else None
+        eval_cfg = eval_config(cfg, args, answer_region) if cfg.eval.every else None
     except ConfigError as e:
         print(f"zero.train: error: {e}", file=sys.stderr)
         return 2
@@ -67,13 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     if eval_cfg is not None:
         from zero.eval_callback import EvalCallback
 
-        callbacks.append(EvalCallback(eval_cfg, cfg.eval_every, output_dir))
+        callbacks.append(EvalCallback(eval_cfg, cfg.eval.every, output_dir))
     model_path = cfg.model_name_or_path
-    if model_path == models.TINY:  # built in code, cold-started by SFT (zero/tiny.py)
-        from zero import tiny
+    if model_path == models.TINY:  # built in code (zero/tiny.py), cold-started by SFT (zero/cold_start.py)
+        from zero import cold_start
         from zero.templates import render
 
-        model_path = tiny.prepare_policy(
+        model_path = cold_start.prepare_policy(
             output_dir,
             data.load_raw(cfg, args.seed).to_list(),
             lambda problem: render(cfg.template, problem, cfg.system_prompt),
@@ -115,24 +115,25 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def eval_config(cfg: ZeroConfig, args, answer_region: str):
-    """The zero.eval settings for evaluating the policy during training (checked now, so bad keys exit 2)."""
+    """The zero.eval config for evaluating the policy during training: the `eval` group's benchmark settings with
+    this run's template, grading and seed (checked now, so bad keys exit 2)."""
+    import dataclasses
+
+    from zero.args import BenchmarkArgs
     from zero.eval import EvalConfig, check
 
+    benchmark = {f.name: getattr(cfg.eval, f.name) for f in dataclasses.fields(BenchmarkArgs)}
     return check(
         EvalConfig(
-            model="policy",  # the live policy generates; the name only passes zero.eval's check
-            benchmarks=cfg.eval_benchmarks,
-            limit=cfg.eval_limit,
-            n=cfg.eval_n,
-            max_tokens=cfg.eval_max_tokens,
-            temperature=cfg.eval_temperature,
+            model_name_or_path="policy",  # the live policy generates; the name only passes zero.eval's check
+            **benchmark,
+            batch_size=cfg.eval.batch_size,
             template=cfg.template,
             system_prompt=cfg.system_prompt,
             answer_region=answer_region,
-            seed=args.seed,
-            batch_size=cfg.eval_batch_size,
+            reward_timeout_s=cfg.reward_timeout_s,
             reflection_lexicon=cfg.reflection_lexicon,
-            grade_timeout_s=cfg.reward_timeout_s,
+            seed=args.seed,
             output_dir=str(Path(args.output_dir) / "eval"),
         )
     )
