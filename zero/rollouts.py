@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import rewards
-from zero import reasoning
+from zero import launch, reasoning
 from zero.config import ConfigError
 
 # TRL's own keyword arguments to reward functions, never dataset columns.
@@ -142,5 +142,8 @@ class RewardSuite:
             for key, values in columns.items():
                 log_extra(key, values)
         if log_metric is not None:
-            for key, value in reasoning.step_metrics(columns).items():
+            # TRL averages each log_metric value over the processes: right for a mean, wrong for a max, a p90 or a
+            # share of prompts. So every process computes the metrics from every process's completions.
+            everyone = launch.gather_columns({key: columns[key] for key in reasoning.STEP_METRIC_INPUTS})
+            for key, value in reasoning.step_metrics(everyone).items():
                 log_metric(key, value)
