@@ -10,13 +10,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from zero import lifecycle
 from zero.config import ConfigError, ZeroConfig, help_text, parse
-from zero.run_dir import plan_output_dir, write_config
+from zero.run_dir import finish, plan_output_dir, prepare, write_config
 
 DEFAULT_RECIPE = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
 
 
-def main(argv: list[str] | None = None) -> int:
+@lifecycle.guarded("zero.train")  # SIGTERM/SIGINT, divergence and disk errors: one line and an exit code
+def main(argv: list[str] | None = None, stops: lifecycle.Stops | None = None) -> int:
     from trl import GRPOConfig, GRPOTrainer
 
     import rewards
@@ -31,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg, args = parse(argv, (ZeroConfig, GRPOConfig), default_config=DEFAULT_RECIPE)
         answer_region = cfg.answer_region or get_template(cfg.template).answer_region
-        checkpoint = plan_output_dir(cfg, args)
+        plan = plan_output_dir(cfg, args)
         tokenizer = models.load_tokenizer(cfg)
         dataset = data.load_prompts(cfg, args.seed)
         suite = RewardSuite(
@@ -44,12 +46,19 @@ def main(argv: list[str] | None = None) -> int:
         )
         rewards.pool.configure(cfg.reward_workers)
         eval_cfg = eval_config(cfg, args, answer_region) if cfg.eval_every else None
+        lifecycle.hold_run_dir(args.output_dir)  # one process per output_dir, for the life of this one
+        plan = plan_output_dir(cfg, args)  # again, now that no other process can change the directory
     except ConfigError as e:
         print(f"zero.train: error: {e}", file=sys.stderr)
         return 2
+    if plan.finished:
+        finish(plan)
+        return 0
 
-    # Nothing above wrote to output_dir; from here on the run exists.
-    output_dir = write_config(cfg, args)
+    # Nothing above wrote to output_dir but its lock; from here on the run exists.
+    prepare(plan)
+    checkpoint = plan.checkpoint
+    output_dir = write_config(cfg, args, resuming=checkpoint is not None)
     callbacks = []
     if "wandb" in args.report_to:
         from zero.wandb_tables import ReasoningTablesCallback
@@ -73,8 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         reward_funcs=suite.reward_funcs,
         train_dataset=dataset,
         processing_class=tokenizer,
-        callbacks=callbacks,
+        callbacks=[lifecycle.StopCallback(stops), *callbacks],
     )
+    trainer.callback_handler.callbacks.insert(0, lifecycle.DivergenceGuard(output_dir))  # before the reporters
     if not args.disable_tqdm:  # the bar shows reward/accuracy/length instead of printing every step's metrics dict
         from transformers.trainer_callback import ProgressCallback
 
@@ -82,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
 
         trainer.remove_callback(ProgressCallback)
         trainer.add_callback(CompactProgressCallback(every=10))
-    trainer.train(resume_from_checkpoint=checkpoint)
+    stopped = lifecycle.train(trainer, checkpoint, stops)
+    if stopped is not None:
+        return stopped
     trainer.save_model(str(output_dir))
     tokenizer.save_pretrained(str(output_dir))
     print(f"zero: done; model, rollouts and logs in {output_dir} (python -m zero.replay {output_dir})")

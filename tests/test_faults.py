@@ -1,0 +1,225 @@
+"""Fault injection on the real `zero.train` command: runs that are killed, stopped, corrupted, doubled, diverged.
+
+Each case asserts the exit code, the one line printed, and that after the restart every step's rollout file
+exists exactly once (completions_00001 .. max_steps). One finished tiny run is shared (session fixture) and
+copied for the cases that corrupt it; kills and signals use subprocesses.
+
+Run: python -m pytest tests/test_faults.py
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import REPO, TINY_RECIPE, run_zero_train
+
+SMALL = ["cold_start_steps=10", "tiny_num_problems=40", "num_generations=4", "per_device_train_batch_size=8",
+         "save_steps=2", "report_to=none", "disable_tqdm=true"]
+
+
+def train(out: Path, *extra: str) -> int:
+    return run_zero_train(str(TINY_RECIPE), f"output_dir={out}", *SMALL, "max_steps=4", *extra)
+
+
+def spawn(out: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "zero.train", str(TINY_RECIPE), f"output_dir={out}", *SMALL, *extra],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"},
+    )
+
+
+def wait_for(path: Path, proc: subprocess.Popen, limit_s: float = 300) -> None:
+    """Poll until `path` exists (the child reached that point); fail if the child exits first."""
+    deadline = time.monotonic() + limit_s
+    while not path.exists():
+        assert proc.poll() is None, f"the run ended before {path.name} appeared:\n{proc.stdout.read()[-3000:]}"
+        assert time.monotonic() < deadline, f"{path.name} did not appear in {limit_s} s"
+        time.sleep(0.05)
+
+
+def assert_rollouts_exactly_once(out: Path, max_steps: int) -> None:
+    files = sorted((out / "completions").glob("completions_*.parquet"))
+    assert [f.name for f in files] == [f"completions_{i:05d}.parquet" for i in range(1, max_steps + 1)]
+    for step, f in enumerate(files, start=1):
+        assert (pd.read_parquet(f, columns=["step"])["step"] == step).all(), f.name
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory) -> Path:
+    """A finished 4-step run (checkpoints at steps 2 and 4), never modified: copy it with `copy_of`."""
+    out = tmp_path_factory.mktemp("faults") / "finished"
+    assert train(out) == 0
+    return out
+
+
+def copy_of(run: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "run"
+    shutil.copytree(run, out)
+    return out
+
+
+def truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def test_rerun_of_a_finished_run_trains_nothing_and_restores_a_lost_final_save(finished_run, tmp_path, capfd):
+    out = copy_of(finished_run, tmp_path)
+    (out / "model.safetensors").unlink()  # as if killed during the final save
+    before = {f.name: f.stat().st_mtime_ns for f in (out / "completions").iterdir()}
+    assert train(out) == 0
+    assert "already finished at step 4 (checkpoint-4): nothing to train" in capfd.readouterr().out
+    assert not list(out.glob("checkpoint-5")) and (out / "model.safetensors").exists()
+    assert {f.name: f.stat().st_mtime_ns for f in (out / "completions").iterdir()} == before
+
+
+@pytest.mark.parametrize("damage", ["empty trainer_state.json", "half-written optimizer.pt", "half-written weights"])
+def test_a_checkpoint_that_does_not_load_falls_back_to_the_one_before(finished_run, tmp_path, capfd, damage):
+    out = copy_of(finished_run, tmp_path)
+    ckpt = out / "checkpoint-4"
+    if damage == "empty trainer_state.json":
+        (ckpt / "trainer_state.json").write_text("")
+    elif damage == "half-written optimizer.pt":
+        truncate(ckpt / "optimizer.pt")
+    else:
+        truncate(ckpt / "model.safetensors")
+    assert train(out, "learning_rate=1e-3") == 0
+    printed = capfd.readouterr().out
+    assert "checkpoint-4 does not load" in printed and "resuming" in printed and "from checkpoint-2" in printed
+    assert "learning_rate: 0.0005 (new 0.001 ignored)" in printed  # named as not applied, not as applied
+    assert (out / "broken_checkpoints" / "checkpoint-4").is_dir() and (out / "checkpoint-4" / "optimizer.pt").exists()
+    assert_rollouts_exactly_once(out, 4)
+
+
+def test_no_complete_checkpoint_starts_over_reusing_the_cold_start(finished_run, tmp_path, capfd):
+    """Killed during the first checkpoint: a partial checkpoint-2 and stale rollouts of steps 1-3."""
+    out = copy_of(finished_run, tmp_path)
+    shutil.rmtree(out / "checkpoint-4")
+    truncate(out / "checkpoint-2" / "optimizer.pt")
+    (out / "completions" / "completions_00004.parquet").unlink()
+    cold = (out / "cold_start" / "model.safetensors").stat().st_mtime_ns
+    assert train(out) == 0
+    printed = capfd.readouterr().out
+    assert "starting over, reusing base_model and cold_start" in printed
+    assert (out / "cold_start" / "model.safetensors").stat().st_mtime_ns == cold
+    assert_rollouts_exactly_once(out, 4)
+
+
+def test_a_half_written_cold_start_is_built_again(finished_run, tmp_path, capfd):
+    """Killed during the cold start's save: nothing but the base model is reused."""
+    out = copy_of(finished_run, tmp_path)
+    for path in [*out.glob("checkpoint-*"), out / "completions"]:
+        shutil.rmtree(path)
+    truncate(out / "cold_start" / "model.safetensors")
+    assert train(out) == 0
+    printed = capfd.readouterr().out
+    assert "starting over, reusing base_model" in printed and "cold start: 10 SFT steps" in printed
+    assert_rollouts_exactly_once(out, 4)
+
+
+HOLDER = textwrap.dedent("""
+    import fcntl, os, sys
+    fh = open(sys.argv[1], "a+")
+    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    fh.truncate(0); fh.write(str(os.getpid())); fh.flush()
+    print("locked", flush=True)
+    sys.stdin.read()
+""")
+
+
+def test_one_process_per_output_dir_and_a_dead_holders_lock_is_taken_over(finished_run, tmp_path, capfd):
+    out = copy_of(finished_run, tmp_path)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(out / "zero.lock")], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert train(out, "max_steps=6") == 2
+        error = capfd.readouterr().err.strip().splitlines()[-1]
+        assert error.startswith("zero.train: error:") and f"in use by another zero process (pid {holder.pid})" in error
+        assert not (out / "completions" / "completions_00005.parquet").exists()
+    finally:
+        holder.stdin.close()
+        holder.wait()
+    assert train(out, "max_steps=6") == 0  # the holder died holding it: its lock is stale
+    assert f"taking over the lock of pid {holder.pid}" in capfd.readouterr().out
+    assert_rollouts_exactly_once(out, 6)
+
+
+def test_kill_9_mid_run_then_the_same_command_resumes(tmp_path):
+    out = tmp_path / "run"
+    proc = spawn(out, "max_steps=40")
+    wait_for(out / "completions" / "completions_00003.parquet", proc)
+    proc.kill()
+    proc.wait()
+    assert run_zero_train(str(TINY_RECIPE), f"output_dir={out}", *SMALL, "max_steps=40") == 0
+    assert_rollouts_exactly_once(out, 40)
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_saves_a_checkpoint_at_the_end_of_the_step_and_says_where_to_resume(tmp_path, signum, code):
+    out = tmp_path / "run"
+    proc = spawn(out, "max_steps=40")
+    wait_for(out / "completions" / "completions_00001.parquet", proc)
+    proc.send_signal(signum)
+    printed, _ = proc.communicate(timeout=300)
+    assert proc.returncode == code, printed[-3000:]
+    last = printed.strip().splitlines()[-1]
+    assert last.startswith(f"zero: stopped by {signal.Signals(signum).name} at step "), printed[-3000:]
+    step = int(last.split(" at step ")[1].split()[0])
+    assert f"checkpoint-{step} saved in {out}" in last and "Rerun the same command to resume" in last
+    assert "zero: done" not in printed and "Traceback" not in printed
+    assert not (out / "model.safetensors").exists()  # a stopped run is not saved as the final model
+    assert_rollouts_exactly_once(out, step)
+    if signum == signal.SIGTERM:
+        assert run_zero_train(str(TINY_RECIPE), f"output_dir={out}", *SMALL, "max_steps=40") == 0
+        assert_rollouts_exactly_once(out, 40)
+
+
+def test_a_huge_learning_rate_stops_the_run_and_keeps_no_diverged_checkpoint(tmp_path, capfd):
+    out = tmp_path / "run"
+    # entropy_coef gives a gradient from the first step on (the rewards of a 10-step cold start are all 0)
+    assert train(out, "learning_rate=1e30", "entropy_coef=0.01", "save_steps=1") == 1
+    error = capfd.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("zero.train: error: training diverged after step 1:"), error
+    assert "Last good checkpoint: none yet" in error
+    assert not list(out.glob("checkpoint-*")) and (out / "broken_checkpoints" / "checkpoint-1").is_dir()
+
+
+@pytest.mark.parametrize("key, value", [("loss", math.nan), ("grad_norm", math.inf)])
+def test_a_non_finite_loss_or_grad_norm_is_caught_before_that_step_is_saved(tmp_path, key, value):
+    from transformers import TrainerControl, TrainerState
+
+    from zero.lifecycle import DivergenceGuard, Diverged
+
+    (tmp_path / "checkpoint-2").mkdir()
+    state = TrainerState()
+    state.global_step = 3
+    with pytest.raises(Diverged, match=rf"diverged at step 3: {key} is {value}.*Last checkpoint: checkpoint-2"):
+        DivergenceGuard(tmp_path).on_log(None, state, TrainerControl(), logs={"loss": 0.1, key: value})
+
+
+def test_a_collapse_is_warned_about_once_and_logged(tmp_path, capsys):
+    from transformers import TrainerControl, TrainerState
+
+    from zero.lifecycle import DivergenceGuard
+
+    guard, state = DivergenceGuard(tmp_path, window=2), TrainerState()
+    flags = []
+    for step, (entropy, reward) in enumerate([(2.0, 0.5), (1.0, 0.6), (0.01, 0.3), (0.01, 0.2), (0.01, 0.1)], 1):
+        state.global_step, logs = step, {"entropy": entropy, "reward": reward}
+        guard.on_log(None, state, TrainerControl(), logs=logs)
+        flags.append(logs["train/collapse"])
+    assert flags == [0.0, 0.0, 0.0, 1.0, 1.0]
+    assert capsys.readouterr().err.count("policy collapse at step 4") == 1
