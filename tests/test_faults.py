@@ -99,7 +99,7 @@ def test_a_checkpoint_that_does_not_load_falls_back_to_the_one_before(finished_r
     printed = capfd.readouterr().out
     assert "checkpoint-4 does not load" in printed and "resuming" in printed and "from checkpoint-2" in printed
     assert "learning_rate: 0.0005 (new 0.001 ignored)" in printed  # named as not applied, not as applied
-    assert (out / "broken_checkpoints" / "checkpoint-4").is_dir() and (out / "checkpoint-4" / "optimizer.pt").exists()
+    assert "checkpoint-4 does not load" in printed and (out / "checkpoint-4" / "optimizer.pt").exists()
     assert_rollouts_exactly_once(out, 4)
 
 
@@ -197,6 +197,41 @@ def test_a_huge_learning_rate_stops_the_run_and_keeps_no_diverged_checkpoint(tmp
     assert not list(out.glob("checkpoint-*")) and (out / "broken_checkpoints" / "checkpoint-1").is_dir()
 
 
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A 6 MB tmpfs: room for the base model and the cold start, not for the first checkpoint."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN): {mounted.stderr.strip()[:120]}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=True)
+
+
+def remount(mnt: Path, options: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,{options}", str(mnt)], check=True)
+
+
+def test_a_full_disk_then_a_read_only_one_are_one_line_errors_naming_the_path(small_tmpfs, capfd):
+    out = small_tmpfs / "run"
+    assert train(out) == 1
+    error = capfd.readouterr().err.strip().splitlines()[-1]
+    assert error == (f"zero.train: error: no space left on the device writing '{out / 'checkpoint-2'}': "
+                     "free space there (or pick another output_dir) and rerun")
+    remount(small_tmpfs, "size=64m")  # space freed: the same command goes on
+    assert train(out) == 0
+    assert "checkpoint-2 does not load" in capfd.readouterr().out
+    assert_rollouts_exactly_once(out, 4)
+    remount(small_tmpfs, "ro")
+    assert train(out, "max_steps=6") == 2
+    error = capfd.readouterr().err.strip().splitlines()[-1]
+    assert error == (f"zero.train: error: output_dir '{out}': read-only file system writing '{out / 'zero.lock'}': "
+                     "pick an output_dir you can write to")
+
+
 @pytest.mark.parametrize("key, value", [("loss", math.nan), ("grad_norm", math.inf)])
 def test_a_non_finite_loss_or_grad_norm_is_caught_before_that_step_is_saved(tmp_path, key, value):
     from transformers import TrainerControl, TrainerState
@@ -223,3 +258,121 @@ def test_a_collapse_is_warned_about_once_and_logged(tmp_path, capsys):
         flags.append(logs["train/collapse"])
     assert flags == [0.0, 0.0, 0.0, 1.0, 1.0]
     assert capsys.readouterr().err.count("policy collapse at step 4") == 1
+
+
+class _Server:
+    """A loopback W&B stand-in: `mode` "hang" accepts connections and never answers; an int answers that status."""
+
+    def __init__(self, mode):
+        import http.server
+        import socket
+        import threading
+
+        self.threads, self.held = [], []
+        if mode == "hang":
+            self.sock = socket.create_server(("127.0.0.1", 0))
+            self.port = self.sock.getsockname()[1]
+            self.threads.append(threading.Thread(target=self._hold, daemon=True))
+        else:
+            status = mode
+
+            class Handler(http.server.BaseHTTPRequestHandler):
+                def do_POST(self):
+                    self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                    self.send_response(status)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"{}")
+
+                def log_message(self, *args):
+                    pass
+
+            self.http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            self.port = self.http.server_address[1]
+            self.threads.append(threading.Thread(target=self.http.serve_forever, daemon=True))
+        self.threads[0].start()
+
+    def _hold(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)  # never read, never answered
+
+    def close(self):
+        if hasattr(self, "http"):
+            self.http.shutdown()
+            self.http.server_close()
+        else:
+            self.sock.close()
+            for conn in self.held:
+                conn.close()
+
+
+@pytest.mark.parametrize("mode, reason", [("hang", "the server did not answer within 1 s"),
+                                          (500, "the server answered HTTP 500"),
+                                          (401, "the API key was refused")])
+def test_wandb_that_hangs_errors_or_refuses_the_key_falls_back_to_offline(tmp_path, monkeypatch, capsys, mode, reason):
+    import wandb
+
+    from zero import tracking
+
+    server = _Server(mode)
+    monkeypatch.delenv("WANDB_MODE")
+    monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{server.port}")
+    monkeypatch.setattr(tracking, "PROBE_DEADLINE_S", 1.0)
+    for key in ("WANDB_CONSOLE", "WANDB_INIT_TIMEOUT"):
+        monkeypatch.delenv(key, raising=False)
+    try:
+        assert tracking.setup_wandb(tmp_path, "zero") == "offline"
+        assert wandb.run is not None and wandb.run.settings.mode == "offline"
+    finally:
+        wandb.finish()
+        wandb.teardown()
+        server.close()
+        for key in ("WANDB_MODE", "WANDB_RUN_ID", "WANDB_RESUME", "WANDB_DIR", "WANDB_PROJECT"):
+            os.environ.pop(key, None)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("zero: W&B:")]
+    assert lines == [f"zero: W&B: {reason}: logging offline to {tmp_path / 'wandb'} (wandb sync uploads it later)"]
+
+
+def test_a_failing_wandb_init_falls_back_to_offline(tmp_path, monkeypatch, capsys):
+    import wandb
+
+    from zero import tracking
+
+    real_init, calls = wandb.init, []
+
+    def init(**kwargs):
+        calls.append(os.environ.get("WANDB_MODE"))
+        if len(calls) == 1:
+            raise wandb.errors.CommError("Failed to get resume status")
+        return real_init(**kwargs)
+
+    monkeypatch.setattr(wandb, "init", init)
+    monkeypatch.delenv("WANDB_MODE")
+    monkeypatch.setattr(tracking, "probe", lambda deadline_s: None)  # the server looked fine
+    try:
+        assert tracking.setup_wandb(tmp_path, "zero") == "offline"
+        assert wandb.run is not None and wandb.run.settings.mode == "offline"
+    finally:
+        wandb.finish()
+        wandb.teardown()
+        for key in ("WANDB_MODE", "WANDB_RUN_ID", "WANDB_RESUME", "WANDB_DIR", "WANDB_PROJECT", "WANDB_CONSOLE",
+                    "WANDB_INIT_TIMEOUT"):
+            os.environ.pop(key, None)
+    assert calls == [None, "offline"]
+    assert "zero: W&B: wandb.init failed (CommError: Failed to get resume status): logging offline" in capsys.readouterr().out
+
+
+def test_replay_skips_a_truncated_rollout_file_naming_it(finished_run, tmp_path, capsys):
+    from zero import replay
+
+    out = copy_of(finished_run, tmp_path)
+    bad = out / "completions" / "completions_00002.parquet"
+    truncate(bad)
+    df = replay.load_rollouts(out)  # what zero.replay and notebooks/replay.ipynb read
+    assert sorted(df["step"].unique()) == [1, 3, 4]
+    assert f"zero.replay: warning: skipping unreadable rollout file {bad}" in capsys.readouterr().err

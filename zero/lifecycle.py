@@ -56,9 +56,12 @@ _held: list = []  # open lock files: kept referenced so the locks live as long a
 def hold_run_dir(output_dir: str | Path, prog: str = "zero") -> Path:
     """Take the output_dir's lock for the rest of this process's life; ConfigError when another process holds it."""
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     path = output_dir / LOCK_FILE
-    fh = open(path, "a+")
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        fh = open(path, "a+")
+    except OSError as e:
+        raise ConfigError(f"output_dir {str(output_dir)!r}: {disk_error(e) or e}") from None
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -221,11 +224,13 @@ def train(trainer, checkpoint: str | None, stops: Stops, prog: str = "zero") -> 
     try:
         trainer.train(resume_from_checkpoint=checkpoint)
     except RuntimeError as e:
+        step, out = trainer.state.global_step, Path(trainer.args.output_dir)
+        if _short_write(e):  # torch.save on a full disk: "[enforce fail at inline_container.cc] unexpected pos"
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out / f"checkpoint-{step}")) from e
         if not _sampling_diverged(e):
             raise
         # The weights of global_step produced inf/nan logits while sampling: their checkpoint would fail the
         # same way on resume, so it is moved aside and the one before is named.
-        step, out = trainer.state.global_step, Path(trainer.args.output_dir)
         bad = out / f"checkpoint-{step}"
         if bad.is_dir():
             from zero.run_dir import BROKEN_DIR
@@ -262,13 +267,19 @@ def disk_error(e: OSError) -> str | None:
     return None
 
 
+def _short_write(e: BaseException) -> bool:
+    return isinstance(e, RuntimeError) and ("unexpected pos" in str(e) or "file write failed" in str(e))
+
+
 def _disk_error_in(e: BaseException) -> str | None:
-    # torch.save reports a full disk as RuntimeError("... unexpected pos ...") with the OSError as its cause
+    """The one line for a full or read-only disk anywhere in `e`'s chain of causes, else None."""
     while e is not None:
         if isinstance(e, OSError) and disk_error(e):
             return disk_error(e)
-        if isinstance(e, RuntimeError) and ("unexpected pos" in str(e) or "file write failed" in str(e)):
-            return "could not write a checkpoint (the disk is probably full): free space and rerun"
+        if _short_write(e):
+            return "could not write a file (the disk is probably full): free space and rerun"
+        if "No space left on device" in str(e):  # safetensors, pyarrow: their own exception types
+            return "no space left on the device: free space (or pick another output_dir) and rerun"
         e = e.__cause__ or e.__context__
     return None
 

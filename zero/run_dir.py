@@ -5,13 +5,12 @@
       zero.lock                  held by the process running in it (zero.lifecycle); holds its pid
       completions/completions_{step:05d}.parquet   every rollout of every step (TRL's log_completions)
       checkpoint-N/              trainer checkpoints (model, optimizer, RNG states)
-      broken_checkpoints/        checkpoints that did not load, moved aside on resume
+      broken_checkpoints/        checkpoints whose weights diverged (inf/nan), moved aside
       wandb/                     the W&B run (offline when there is no key or network)
       base_model/, cold_start/   the tiny recipe's starting points
 
 A stopped run restarts with the same command. It resumes from the newest checkpoint that loads (its state JSON
-parses, its weights and optimizer files are whole); newer ones that do not load are moved to
-broken_checkpoints/ and named. Rollout files of steps after that checkpoint are deleted: those steps run again
+parses, its weights and optimizer files are whole); newer ones that do not load are deleted, each named. Rollout files of steps after that checkpoint are deleted: those steps run again
 and write them anew, so every step's file exists exactly once. A run of ours (zero_config.yaml present) with no
 checkpoint that loads starts over in place: its rollouts and partial checkpoints are cleared and a complete
 base model and cold start are reused. A run whose checkpoint reached max_steps is finished: the command says so
@@ -169,16 +168,12 @@ def resume_point(output_dir: Path, resume: str, prog: str) -> str | None:
 
 
 def prepare(plan: Plan, prog: str = "zero") -> None:
-    """Make `output_dir` match the plan (call it holding the directory's lock): broken checkpoints moved aside,
+    """Make `output_dir` match the plan (call it holding the directory's lock): checkpoints that do not load deleted,
     rollouts after the resume step deleted, incomplete starting points removed so that they are built again."""
     out = plan.output_dir
     for path, problem in plan.broken.items():
-        (out / BROKEN_DIR).mkdir(exist_ok=True)
-        target = out / BROKEN_DIR / path.name
-        if target.exists():
-            shutil.rmtree(target)
-        path.rename(target)
-        print(f"{prog}: {path.name} does not load ({problem}): moved to {BROKEN_DIR}/")
+        shutil.rmtree(path)  # nothing in it can be used, and on a full disk its space is needed
+        print(f"{prog}: {path.name} does not load ({problem}): deleted")
     stale = [f for f in (out / "completions").glob("completions_*.parquet") if _file_step(f) > plan.resume_step]
     for f in stale:
         f.unlink()
