@@ -3,6 +3,9 @@
 Run: python -m pytest tests/test_config.py
 """
 
+from importlib.resources import files
+from pathlib import Path
+
 import pytest
 import yaml
 from trl import GRPOConfig
@@ -63,8 +66,34 @@ def test_bad_values_and_files_are_one_line_errors(tmp_path, text, message):
 
 
 def test_missing_config_file_names_the_fix():
-    with pytest.raises(ConfigError, match="not found: pass the path of a recipe"):
+    with pytest.raises(ConfigError, match="not found, nor a shipped recipe of that name: pass the path of a recipe"):
         parse(["/nonexistent/recipe.yaml"], CLASSES)
+
+
+@pytest.mark.parametrize("name", ["configs/tiny.yaml", "tiny.yaml", "tiny"])
+def test_shipped_recipe_is_found_from_any_directory(tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)  # no configs/ here: the recipe comes from the package data
+    cfg, args = parse([name, "bf16=false"], CLASSES)
+    shipped = yaml.safe_load((files("zero") / "configs" / "tiny.yaml").read_text())
+    assert (cfg.cold_start_steps, args.num_generations) == (shipped["cold_start_steps"], shipped["num_generations"])
+
+
+def test_a_recipe_file_in_the_working_directory_wins_over_the_shipped_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "tiny.yaml").write_text("template: chat\n")
+    cfg, _ = parse(["configs/tiny.yaml", "bf16=false"], CLASSES)
+    assert cfg.template == "chat"
+    with pytest.raises(ConfigError, match="nor a shipped recipe"):
+        parse(["configs/../configs/tiny.yaml.bak"], CLASSES)
+
+
+def test_default_recipe_is_package_data():
+    import zero
+    from zero.train import DEFAULT_RECIPE
+
+    assert DEFAULT_RECIPE.is_file()
+    assert Path(str(DEFAULT_RECIPE)).parent.parent == Path(zero.__file__).parent  # zero/configs/tiny.yaml
 
 
 def test_null_and_none():

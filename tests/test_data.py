@@ -70,3 +70,35 @@ def test_empty_and_missing_files(tmp_path):
         load_prompts(cfg(dataset_name=str(tmp_path / "nope.jsonl")), seed=0)
     with pytest.raises(ConfigError, match="unknown built-in dataset"):
         load_prompts(cfg(dataset_name="builtin:countdown"), seed=0)
+
+
+def test_shipped_math_train_with_simplerl_zoo_levels():
+    """MATH train ships in zero/datafiles (README there); levels 3-5 are the 5,584 rows with level 3, 4 or 5."""
+    ds = load_prompts(cfg(dataset_name=str(DATA / "train/math_train.jsonl"), dataset_levels=[3, 4, 5],
+                          template="simplerl_abel"), seed=0)
+    assert len(ds) == 5584
+    assert ds[0]["prompt_id"] == "train/algebra/0.json" and ds[0]["solution"] == "0"  # level 5; train/algebra/3 is 3
+    assert ds[0]["prompt"].startswith("Question:\nLet \\[f(x)") and ds[0]["prompt"].endswith("step by step.\n")
+    everything = load_prompts(cfg(dataset_name=str(DATA / "train/math_train.jsonl")), seed=0)
+    assert len(everything) == 7498
+
+
+def test_shipped_data_is_found_from_any_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # as a recipe names it, from outside the checkout: the package's copy is read
+    ds = load_prompts(cfg(dataset_name="zero/datafiles/train/math_train.jsonl", dataset_levels=[3, 4, 5]), seed=0)
+    assert len(ds) == 5584
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_prompts(cfg(dataset_name="zero/datafiles/train/nope.jsonl"), seed=0)
+
+
+def test_level_filter_reads_hub_spelling_and_fails_clearly(tmp_path):
+    path = tmp_path / "levels.jsonl"
+    rows = [{"problem": f"p{i}", "answer": str(i), "level": level}
+            for i, level in enumerate(["Level 1", "Level 3", "Level ?", 5, "Level 5"])]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    kept = load_prompts(cfg(dataset_name=str(path), dataset_levels=[3, 5]), seed=0)["solution"]
+    assert list(kept) == ["1", "3", "4"]  # "Level 3", 5 and "Level 5"; "Level ?" has no level
+    with pytest.raises(ConfigError, match="no problem of .* has a level in \\[2\\]"):
+        load_prompts(cfg(dataset_name=str(path), dataset_levels=[2]), seed=0)
+    with pytest.raises(ConfigError, match="dataset_levels needs a `level` column"):
+        load_prompts(cfg(dataset_name=str(DATA / "train/gsm8k_train.jsonl"), dataset_levels=[3]), seed=0)

@@ -40,3 +40,25 @@ def test_answer_regions(name, region):
 def test_unknown_template_lists_the_valid_ones():
     with pytest.raises(ValueError, match="unknown template 'r1': choose one of r1_zero, qwen_math_boxed, chat"):
         get_template("r1")
+
+
+# hkust-nlp/simpleRL-reason examples/simplelr_math_eval/utils.py, PROMPT_TEMPLATES["abel"] and ["qwen-boxed"][0],
+# as their code fills them: input_template.format(input=question) (so "\\boxed{{}}" there renders "\boxed{}").
+SIMPLERL_RENDERED = {
+    "simplerl_abel": "Question:\nFind x.\nAnswer:\nLet's think step by step.\n",
+    "simplerl_qwen_boxed": (
+        "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+        "<|im_start|>user\nFind x.\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SIMPLERL_RENDERED))
+def test_simplerl_zoo_templates_render_as_their_repo_does(name):
+    assert render(name, "Find x.") == SIMPLERL_RENDERED[name]
+    assert TEMPLATES[name].answer_region == "boxed"
+
+
+def test_simplerl_qwen_boxed_is_not_dr_grpos_qwen_math_template():
+    assert render("simplerl_qwen_boxed", "Find x.") != render("qwen_math_boxed", "Find x.")

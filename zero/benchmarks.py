@@ -16,12 +16,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from zero.config import ConfigError
 from zero.data import ID_FIELDS, PROBLEM_FIELDS, SOLUTION_FIELDS, normalise_solution, pick_field
 
-BENCHMARK_DIR = Path(__file__).parent / "datafiles" / "benchmarks"
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
+BENCHMARK_DIR = files("zero") / "datafiles" / "benchmarks"
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,7 @@ def check_names(names: list[str]) -> list[str]:
     return names
 
 
-def _read_jsonl(path: Path) -> list[dict]:
+def _read_jsonl(path: Path | Traversable) -> list[dict]:
     rows = []
     for i, line in enumerate(path.read_text().splitlines(), 1):
         if line.strip():

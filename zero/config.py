@@ -20,10 +20,14 @@ import re
 import types
 import typing
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 
 class ConfigError(ValueError):
@@ -50,7 +54,8 @@ class ZeroConfig:
     torch_dtype: str = _help("Weights dtype: auto, bfloat16, float16 or float32.", default="auto")
     attn_implementation: str | None = _help("sdpa, eager, flash_attention_2; None lets transformers pick.", default=None)
     dataset_name: str = _help(
-        "Hub dataset id, a local .jsonl/.json/.parquet file, or builtin:arithmetic (generated, for CPU runs).",
+        "Hub dataset id, a local .jsonl/.json/.parquet file (zero/datafiles/... also names the files zero ships), or "
+        "builtin:arithmetic (generated, for CPU runs).",
         default="builtin:arithmetic",
     )
     dataset_config: str | None = _help("Hub dataset config name (subset).", default=None)
@@ -60,7 +65,16 @@ class ZeroConfig:
         "Column holding the gold answer; None: first of answer, solution, final_answer, gold.", default=None
     )
     max_train_samples: int | None = _help("Keep only the first N problems (after shuffling with `seed`).", default=None)
-    template: str = _help("Prompt template: r1_zero, qwen_math_boxed, chat, r1_distill.", default="r1_zero")
+    dataset_levels: list[int] | None = _help(
+        "Keep only problems whose `level` column is one of these (MATH's difficulty 1-5, as 3 or \"Level 3\"; "
+        "SimpleRL-Zoo and Dr. GRPO train on 3,4,5); None: every problem.",
+        default=None,
+    )
+    template: str = _help(
+        "Prompt template (zero/templates.py): r1_zero, qwen_math_boxed, simplerl_abel, simplerl_qwen_boxed, chat, "
+        "r1_distill.",
+        default="r1_zero",
+    )
     system_prompt: str | None = _help("System message for the chat templates.", default=None)
     answer_region: str | None = _help(
         "Where the final answer is read: answer_tag or boxed; None: the template's own.", default=None
@@ -228,13 +242,43 @@ def parse_overrides(tokens: list[str]) -> dict[str, str]:
     return out
 
 
-def load_yaml(path: str | Path) -> dict[str, Any]:
-    """A recipe file as a flat dict; ConfigError when it is missing, malformed or not a mapping."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} not found: pass the path of a recipe such as configs/tiny.yaml")
+def shipped_recipes() -> Traversable:
+    """The recipes that ship with zero: configs/ of the checkout, package data (zero/configs) of the wheel."""
+    return files("zero") / "configs"
+
+
+def find_recipe(path: str | Path) -> Path | Traversable:
+    """The recipe file `path` names: that file when it exists, else the shipped recipe of that name.
+
+    A shipped recipe is named as in the checkout, with or without `configs/` and `.yaml`, so `python -m zero.train
+    configs/tiny.yaml` runs from any directory once zero is installed:
+
+    >>> [find_recipe(name).name for name in ("tiny", "configs/tiny.yaml", "sft/tiny_distill")]
+    ['tiny.yaml', 'tiny.yaml', 'tiny_distill.yaml']
+    """
+    given = Path(path)
+    if given.is_file():
+        return given
+    rel = given.as_posix().removeprefix("configs/")
+    if not given.is_absolute() and ".." not in given.parts:
+        for name in (rel, f"{rel}.yaml"):
+            candidate = shipped_recipes()
+            for part in name.split("/"):
+                candidate = candidate / part
+            if candidate.is_file():
+                return candidate
+    shipped = ", ".join(sorted(e.name.removesuffix(".yaml") for e in shipped_recipes().iterdir() if e.is_file()))
+    raise ConfigError(
+        f"config file {str(path)!r} not found, nor a shipped recipe of that name: pass the path of a recipe, or one "
+        f"of {shipped} (sft/NAME and eval/NAME for configs/sft and configs/eval)"
+    )
+
+
+def load_yaml(path: str | Path | Traversable) -> dict[str, Any]:
+    """A recipe (a path or shipped name, see `find_recipe`) as a flat dict; ConfigError when missing or malformed."""
+    source = find_recipe(path) if isinstance(path, (str, Path)) else path
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(source.read_text())
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -270,7 +314,9 @@ def build(values: dict[str, Any], classes: tuple[type, ...]) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def parse(argv: list[str], classes: tuple[type, ...], default_config: str | Path | None = None) -> tuple[Any, ...]:
+def parse(
+    argv: list[str], classes: tuple[type, ...], default_config: str | Path | Traversable | None = None
+) -> tuple[Any, ...]:
     """`[CONFIG.yaml] [overrides...]` into instances of `classes`. With no YAML given, `default_config` is read."""
     argv = list(argv)
     path = argv.pop(0) if argv and not argv[0].startswith("-") and "=" not in argv[0] else default_config

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ def load_raw(cfg: ZeroConfig, seed: int):
         return datasets.Dataset.from_list(rows)
     if name.startswith("builtin:"):
         raise ConfigError(f"unknown built-in dataset {name!r}: the built-in one is builtin:arithmetic")
-    path = Path(name)
+    path = shipped_data(name) or Path(name)
     if path.exists():
         fmt = LOCAL_FORMATS.get(path.suffix)
         if fmt is None or not path.is_file():
@@ -92,6 +93,16 @@ def load_raw(cfg: ZeroConfig, seed: int):
     if path.suffix in LOCAL_FORMATS or name.startswith((".", "/")):
         raise ConfigError(f"dataset file {name!r} does not exist: check the path")
     return load_hub_dataset(name, cfg.dataset_config, cfg.dataset_split, "a local .jsonl/.parquet file")
+
+
+def shipped_data(name: str) -> Path | None:
+    """A data file shipped with zero, named as in the checkout (`zero/datafiles/train/math_train.jsonl`), found in
+    the installed package when the working directory holds no such file; None for any other name."""
+    prefix = "zero/datafiles/"
+    if Path(name).exists() or not name.startswith(prefix):
+        return None
+    candidate = Path(str(files("zero") / "datafiles" / name.removeprefix(prefix)))
+    return candidate if candidate.is_file() else None
 
 
 def load_hub_dataset(name: str, config: str | None, split: str, local_alternative: str):
@@ -108,6 +119,32 @@ def load_hub_dataset(name: str, config: str | None, split: str, local_alternativ
         ) from None
 
 
+def difficulty(level: Any) -> int | None:
+    """MATH's difficulty as a number: the shipped file says 3, the hub copies "Level 3"; unknown ("Level ?") is None.
+
+    >>> difficulty(3), difficulty("Level 5"), difficulty("Level ?"), difficulty(None)
+    (3, 5, None, None)
+    """
+    if isinstance(level, int) and not isinstance(level, bool):
+        return level
+    match = re.fullmatch(r"\s*(?:level\s*)?(\d+)\s*", str(level), re.I)
+    return int(match.group(1)) if match else None
+
+
+def keep_levels(ds, levels: list[int], name: str):
+    """The rows of `ds` whose `level` is one of `levels`; a ConfigError when there is no `level` column or no row."""
+    if "level" not in ds.column_names:
+        raise ConfigError(
+            f"dataset_levels needs a `level` column, and {name!r} has only: {', '.join(ds.column_names)}; "
+            "drop dataset_levels or use MATH (zero/datafiles/train/math_train.jsonl)"
+        )
+    wanted = set(levels)
+    kept = ds.filter(lambda row: difficulty(row["level"]) in wanted, desc="keeping levels")
+    if len(kept) == 0:
+        raise ConfigError(f"no problem of {name!r} has a level in {sorted(wanted)}: check dataset_levels")
+    return kept
+
+
 def load_prompts(cfg: ZeroConfig, seed: int):
     """The training set with `prompt`, `solution`, `prompt_id` columns only."""
     ds = load_raw(cfg, seed)
@@ -119,6 +156,8 @@ def load_prompts(cfg: ZeroConfig, seed: int):
     id_col = next((c for c in ID_FIELDS if c in columns), None)
     if "prompt_id" in columns:
         id_col = "prompt_id"
+    if cfg.dataset_levels is not None:
+        ds = keep_levels(ds, cfg.dataset_levels, cfg.dataset_name)
     if cfg.max_train_samples is not None:
         ds = ds.shuffle(seed=seed).select(range(min(cfg.max_train_samples, len(ds))))
 

@@ -1,4 +1,5 @@
-"""The policy to start from: a hub id, a local checkpoint (e.g. a zero.sft output), or the built-in tiny model.
+"""The policy to start from: a hub id, a local checkpoint (e.g. a zero.sft output), or the built-in tiny model
+(built, and cold-started, by `zero.tiny.prepare_policy`; this module only loads).
 
 Everything that can fail on bad input (a path that does not exist, a hub id that cannot be reached) fails in
 `load_tokenizer`, before the run writes anything.
@@ -59,63 +60,30 @@ def load_tokenizer(cfg: ZeroConfig):
     return tokenizer
 
 
+def attention(requested: str | None) -> str | None:
+    """The attention kernel to load the model with: `requested`, except flash_attention_2 where flash-attn cannot run
+    (not installed, or no CUDA), which becomes sdpa with one line saying so. No extra of zero installs flash-attn (it
+    builds against the local CUDA toolkit), so the GPU recipes must also run without it.
+
+    >>> attention("sdpa"), attention(None)
+    ('sdpa', None)
+    """
+    if requested != "flash_attention_2":
+        return requested
+    from transformers.utils import is_flash_attn_2_available
+
+    if is_flash_attn_2_available():
+        return requested
+    print(
+        "zero: attn_implementation=flash_attention_2 but flash-attn is not usable here (not installed, or no CUDA); "
+        "using sdpa. For the faster kernel: pip install flash-attn --no-build-isolation"
+    )
+    return "sdpa"
+
+
 def model_init_kwargs(cfg: ZeroConfig) -> dict[str, Any]:
     """What GRPOTrainer passes to `from_pretrained`."""
     kwargs: dict[str, Any] = {"dtype": cfg.torch_dtype}
     if cfg.attn_implementation:
-        kwargs["attn_implementation"] = cfg.attn_implementation
+        kwargs["attn_implementation"] = attention(cfg.attn_implementation)
     return kwargs
-
-
-def prepare_model(cfg: ZeroConfig, output_dir: Path, seed: int, resuming: bool) -> str:
-    """The path the trainer (and vLLM) load the starting policy from.
-
-    The tiny model is built into `output_dir/base_model`; with `cold_start_steps`, its format-only cold start
-    (see zero/tiny.py) is trained into `output_dir/cold_start` first. A resumed run reuses both as they are.
-    """
-    if cfg.model_name_or_path != TINY:
-        return cfg.model_name_or_path
-    from zero.tiny import build_tiny_model, cold_start_traces
-
-    base = output_dir / "base_model"
-    if not (base / "config.json").exists():
-        build_tiny_model(base, seed=seed)
-    if cfg.cold_start_steps <= 0:
-        return str(base)
-    cold = output_dir / "cold_start"
-    if (cold / "config.json").exists():
-        return str(cold)
-    if resuming:
-        raise ConfigError(f"{cold} is missing from a run that has checkpoints: restore it or start a new output_dir")
-    from zero.data import load_raw
-    from zero.sft import run_sft
-    from zero.templates import render
-
-    problems = load_raw(cfg, seed).to_list()
-    rows = [
-        {"prompt": render(cfg.template, r["problem"], cfg.system_prompt), "completion": r["completion"]}
-        for r in cold_start_traces(problems, cfg.tiny_max_operand, cfg.cold_start_correct_share, seed)
-    ]
-    print(
-        f"zero: cold start: {cfg.cold_start_steps} SFT steps on {len(rows)} traces, "
-        f"{cfg.cold_start_correct_share:.0%} of them with the right answer"
-    )
-    run_sft(
-        base,
-        rows,
-        cold,
-        max_steps=cfg.cold_start_steps,
-        learning_rate=cfg.cold_start_learning_rate,
-        per_device_train_batch_size=32,
-        lr_scheduler_type="linear",
-        seed=seed,
-        use_cpu=not _has_accelerator(),
-        bf16=False,
-    )
-    return str(cold)
-
-
-def _has_accelerator() -> bool:
-    import torch
-
-    return torch.cuda.is_available()

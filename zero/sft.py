@@ -11,7 +11,7 @@ where a chat template strips reasoning from assistant turns, and the EOS the RL 
 The loss is on the response only (TRL's `completion_only_loss`). The output directory is a checkpoint
 `zero.train` starts from (`model_name_or_path=OUTPUT template=<the same template>`) and `zero.eval` scores.
 
-`run_sft` is the one place zero calls SFTTrainer; the tiny recipe's format-only cold start (zero/models.py)
+`run_sft` is the one place zero calls SFTTrainer; the tiny recipe's cold start (zero/tiny.py)
 uses it too. `--help` lists every key. Bad input exits with code 2 and a one-line error.
 """
 
@@ -195,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
 
         base = output_dir / "base_model"
         model_path = str(base if (base / "config.json").exists() else build_tiny_model(base, seed=args.seed))
-    init = {"dtype": opts.torch_dtype, **({"attn_implementation": opts.attn_implementation} if opts.attn_implementation else {})}
+    attn = models.attention(opts.attn_implementation)
+    init = {"dtype": opts.torch_dtype, **({"attn_implementation": attn} if attn else {})}
     args.model_init_kwargs = {**init, **(args.model_init_kwargs or {})}
     print(f"zero.sft: training {model_path} on {len(rows)} traces (template={opts.template})")
     _train(model_path, rows, args, tokenizer, checkpoint)

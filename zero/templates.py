@@ -28,11 +28,24 @@ R1_ZERO = (
 # DeepSeek's recommended instruction for evaluating R1 models, also the Qwen2.5-Math instruction.
 BOXED_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 
-# Qwen2.5-Math's chat format written out as text, so it works on a base model without a chat template; the
-# prompt SimpleRL-Zoo and Dr. GRPO (Liu et al. 2025, "qwen_math" template) train Qwen2.5-Math with.
+# Qwen2.5-Math's chat format written out as text, so it works on a base model without a chat template: the
+# instruction is the system turn. Character for character Dr. GRPO's "qwen_math" template (Liu et al. 2025,
+# sail-sg/understand-r1-zero train_zero_math.py), the prompt Oat-Zero is trained with.
 QWEN_MATH_BOXED = (
     "<|im_start|>system\n" + BOXED_INSTRUCTION + "<|im_end|>\n"
     "<|im_start|>user\n{problem}<|im_end|>\n"
+    "<|im_start|>assistant\n"
+)
+
+# SimpleRL-Zoo's two prompts (Zeng et al. 2025; hkust-nlp/simpleRL-reason, the "abel" and "qwen-boxed" entries of
+# examples/simplelr_math_eval/utils.py; their data comes as simplelr_abel_* and simplelr_qwen_* sets).
+# "abel", the simple one, asks for no answer format at all: their reward (verl/utils/reward_score/hf_math_verify.py)
+# reads the last \boxed{} or, failing that, "the answer is ..." or the last number; ours reads the last \boxed{} only.
+SIMPLERL_ABEL = "Question:\n{problem}\nAnswer:\nLet's think step by step.\n"
+# "qwen-boxed": unlike QWEN_MATH_BOXED, a generic system turn and the boxed instruction after the problem.
+SIMPLERL_QWEN_BOXED = (
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+    "<|im_start|>user\n{problem}\n" + BOXED_INSTRUCTION + "<|im_end|>\n"
     "<|im_start|>assistant\n"
 )
 
@@ -61,6 +74,10 @@ TEMPLATES: dict[str, Template] = {
             True,
             instruction="\n" + BOXED_INSTRUCTION,
             help="DeepSeek's evaluation prompt for R1 and R1-Distill models (chat template, boxed answer)",
+        ),
+        Template("simplerl_abel", "boxed", False, text=SIMPLERL_ABEL, help="SimpleRL-Zoo's simple prompt ('abel')"),
+        Template(
+            "simplerl_qwen_boxed", "boxed", False, text=SIMPLERL_QWEN_BOXED, help="SimpleRL-Zoo's 'qwen-boxed' prompt"
         ),
     )
 }

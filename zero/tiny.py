@@ -19,10 +19,12 @@ the GPU recipes (templates, `rewards/`, TRL's GRPOTrainer, vLLM when asked) in m
 
 from __future__ import annotations
 
+import importlib.resources
 import random
+from collections.abc import Callable
 from pathlib import Path
 
-ASSET = Path(__file__).parent / "assets" / "tiny_tokenizer.json"
+ASSET = importlib.resources.files("zero") / "assets" / "tiny_tokenizer.json"
 EOS, PAD, UNK = "<|endoftext|>", "<|pad|>", "<|unk|>"
 CHAT_ROLES = ("<|system|>", "<|user|>", "<|assistant|>")
 # A chat template for the tiny tokenizer, so the `chat` template path (cold-start checkpoints) runs on CPU too.
@@ -172,3 +174,64 @@ def build_tiny_model(output_dir: str | Path, seed: int = 0) -> Path:
     model.save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)
     return output_dir
+
+
+def prepare_policy(
+    output_dir: Path,
+    problems: list[dict[str, str]],
+    render_prompt: Callable[[str], str],
+    *,
+    max_operand: int,
+    cold_start_steps: int,
+    cold_start_learning_rate: float,
+    cold_start_correct_share: float,
+    seed: int,
+    resuming: bool,
+) -> str:
+    """The path the trainer (and vLLM) load the tiny starting policy from.
+
+    The tiny model is built into `output_dir/base_model`; with `cold_start_steps`, its cold start (SFT on
+    `cold_start_traces` of `problems`, prompts rendered by `render_prompt`) is trained into `output_dir/cold_start`
+    first. A resumed run reuses both as they are.
+    """
+    base = output_dir / "base_model"
+    if not (base / "config.json").exists():
+        build_tiny_model(base, seed=seed)
+    if cold_start_steps <= 0:
+        return str(base)
+    cold = output_dir / "cold_start"
+    if (cold / "config.json").exists():
+        return str(cold)
+    if resuming:
+        from zero.config import ConfigError
+
+        raise ConfigError(f"{cold} is missing from a run that has checkpoints: restore it or start a new output_dir")
+    from zero.sft import run_sft
+
+    rows = [
+        {"prompt": render_prompt(r["problem"]), "completion": r["completion"]}
+        for r in cold_start_traces(problems, max_operand, cold_start_correct_share, seed)
+    ]
+    print(
+        f"zero: cold start: {cold_start_steps} SFT steps on {len(rows)} traces, "
+        f"{cold_start_correct_share:.0%} of them with the right answer"
+    )
+    run_sft(
+        base,
+        rows,
+        cold,
+        max_steps=cold_start_steps,
+        learning_rate=cold_start_learning_rate,
+        per_device_train_batch_size=32,
+        lr_scheduler_type="linear",
+        seed=seed,
+        use_cpu=not _has_accelerator(),
+        bf16=False,
+    )
+    return str(cold)
+
+
+def _has_accelerator() -> bool:
+    import torch
+
+    return torch.cuda.is_available()

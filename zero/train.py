@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 from zero import lifecycle
-from zero.config import ConfigError, ZeroConfig, help_text, parse
+from zero.config import ConfigError, ZeroConfig, help_text, parse, shipped_recipes
 from zero.run_dir import finish, plan_output_dir, prepare, write_config
 
-DEFAULT_RECIPE = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
+DEFAULT_RECIPE = shipped_recipes() / "tiny.yaml"
 
 
 @lifecycle.guarded("zero.train")  # SIGTERM/SIGINT, divergence and disk errors: one line and an exit code
@@ -69,7 +69,22 @@ def main(argv: list[str] | None = None, stops: lifecycle.Stops | None = None) ->
         from zero.eval_callback import EvalCallback
 
         callbacks.append(EvalCallback(eval_cfg, cfg.eval_every, output_dir))
-    model_path = models.prepare_model(cfg, output_dir, args.seed, resuming=checkpoint is not None)
+    model_path = cfg.model_name_or_path
+    if model_path == models.TINY:  # built in code, cold-started by SFT (zero/tiny.py)
+        from zero import tiny
+        from zero.templates import render
+
+        model_path = tiny.prepare_policy(
+            output_dir,
+            data.load_raw(cfg, args.seed).to_list(),
+            lambda problem: render(cfg.template, problem, cfg.system_prompt),
+            max_operand=cfg.tiny_max_operand,
+            cold_start_steps=cfg.cold_start_steps,
+            cold_start_learning_rate=cfg.cold_start_learning_rate,
+            cold_start_correct_share=cfg.cold_start_correct_share,
+            seed=args.seed,
+            resuming=checkpoint is not None,
+        )
     args.model_init_kwargs = {**models.model_init_kwargs(cfg), **(args.model_init_kwargs or {})}
     if args.use_vllm:
         from zero import vllm_compat
