@@ -167,10 +167,11 @@ def test_kill_9_mid_run_then_the_same_command_resumes(tmp_path):
     assert_rollouts_exactly_once(out, 40)
 
 
-@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_a_signal_saves_a_checkpoint_at_the_end_of_the_step_and_says_where_to_resume(tmp_path, signum, code):
+@pytest.mark.parametrize("signum, code, extra", [(signal.SIGTERM, 143, []), (signal.SIGINT, 130, []),
+                                                 (signal.SIGTERM, 143, ["enable_jit_checkpoint=true"])])
+def test_a_signal_saves_a_checkpoint_at_the_end_of_the_step_and_says_where_to_resume(tmp_path, signum, code, extra):
     out = tmp_path / "run"
-    proc = spawn(out, "max_steps=40")
+    proc = spawn(out, "max_steps=40", *extra)
     wait_for(out / "completions" / "completions_00001.parquet", proc)
     proc.send_signal(signum)
     printed, _ = proc.communicate(timeout=300)
@@ -182,9 +183,23 @@ def test_a_signal_saves_a_checkpoint_at_the_end_of_the_step_and_says_where_to_re
     assert "zero: done" not in printed and "Traceback" not in printed
     assert not (out / "model.safetensors").exists()  # a stopped run is not saved as the final model
     assert_rollouts_exactly_once(out, step)
-    if signum == signal.SIGTERM:
+    if signum == signal.SIGTERM and not extra:
         assert run_zero_train(str(TINY_RECIPE), f"output_dir={out}", *SMALL, "max_steps=40") == 0
         assert_rollouts_exactly_once(out, 40)
+
+
+def test_a_signal_during_the_cold_start_stops_at_once_and_the_rerun_starts_over(tmp_path, capfd):
+    out = tmp_path / "run"
+    proc = spawn(out, "max_steps=4")  # the base model is built, then the cold start's SFT runs (seconds)
+    wait_for(out / "base_model" / "tokenizer.json", proc)
+    proc.send_signal(signal.SIGTERM)
+    printed, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 143, printed[-3000:]
+    assert printed.strip().splitlines()[-1] == "zero.train: stopped by SIGTERM; rerun the same command to go on"
+    assert not (out / "cold_start" / "model.safetensors").exists()
+    assert train(out) == 0
+    assert "starting over, reusing base_model" in capfd.readouterr().out
+    assert_rollouts_exactly_once(out, 4)
 
 
 def test_a_huge_learning_rate_stops_the_run_and_keeps_no_diverged_checkpoint(tmp_path, capfd):
@@ -376,3 +391,81 @@ def test_replay_skips_a_truncated_rollout_file_naming_it(finished_run, tmp_path,
     df = replay.load_rollouts(out)  # what zero.replay and notebooks/replay.ipynb read
     assert sorted(df["step"].unique()) == [1, 3, 4]
     assert f"zero.replay: warning: skipping unreadable rollout file {bad}" in capsys.readouterr().err
+
+
+def problems_file(tmp_path: Path, lines: list[bytes], suffix: str = ".jsonl") -> Path:
+    path = tmp_path / f"problems{suffix}"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+GOOD = [b'{"problem": "1 + 2", "answer": "3"}', b'{"problem": "2 + 2", "answer": "4"}']
+
+
+@pytest.mark.parametrize("lines, message", [
+    (GOOD + [b'{"problem": "3 + 1", "answer": '], "line 3 is not valid JSON (Expecting value at column 32)"),
+    (GOOD + [b'{"problem": "3 + 1", "answer": "4\xff"}'], "line 3 is not UTF-8 (byte 0xff at column 34)"),
+    ([b'{"problem": "3 + 1", "answer": null}', b"", b"[1, 2]"], "line 3 is a JSON object per line is expected"),
+])
+def test_bad_data_lines_are_named_by_file_and_line_before_anything_is_written(tmp_path, capfd, lines, message):
+    data = problems_file(tmp_path, lines)
+    out = tmp_path / "run"
+    assert run_zero_train(str(TINY_RECIPE), f"output_dir={out}", f"dataset_name={data}", *SMALL) == 2
+    error = capfd.readouterr().err.strip().splitlines()[-1]
+    assert error == f"zero.train: error: dataset file {str(data)!r} {message}: fix or delete it"
+    assert not out.exists()
+
+
+def test_null_and_empty_answers_are_skipped_and_counted(tmp_path, capsys):
+    from trl import GRPOConfig
+
+    from zero import data
+    from zero.config import ZeroConfig, parse
+
+    rows = GOOD + [b'{"problem": "3 + 1", "answer": null}', b'{"problem": "3 + 3", "answer": " "}',
+                   b'{"problem": "", "answer": "0"}']
+    cfg, args = parse([str(TINY_RECIPE), f"dataset_name={problems_file(tmp_path, rows)}"], (ZeroConfig, GRPOConfig))
+    ds = data.load_prompts(cfg, args.seed)
+    assert ds["solution"] == ["3", "4"]
+    printed = capsys.readouterr().out
+    assert "skipped 3 of 5 problems" in printed and "(rows 3, 4, 5)" in printed
+    only_null = problems_file(tmp_path, [b'{"problem": "3 + 1", "answer": null}'])
+    cfg, args = parse([str(TINY_RECIPE), f"dataset_name={only_null}"], (ZeroConfig, GRPOConfig))
+    with pytest.raises(Exception, match="every one of its 1 rows has a null or empty 'problem' or 'answer'"):
+        data.load_prompts(cfg, args.seed)
+
+
+def test_an_over_long_prompt_is_skipped_and_counted_before_training(tmp_path, capfd):
+    huge = ("1 + " * 25_000 + "1").encode()  # 100 kB, 50k tokens: far past the tiny model's 512 positions
+    data = problems_file(tmp_path, GOOD + [b'{"problem": "' + huge + b'", "answer": "25001"}'])
+    out = tmp_path / "run"
+    assert run_zero_train(str(TINY_RECIPE), f"output_dir={out}", f"dataset_name={data}", *SMALL, "max_steps=1") == 0
+    printed = capfd.readouterr().out
+    assert "skipped 1 of 3 problems" in printed and "whose prompt is longer than 480 tokens" in printed
+    only_huge = problems_file(tmp_path, [b'{"problem": "' + huge + b'", "answer": "25001"}'])
+    assert run_zero_train(str(TINY_RECIPE), f"output_dir={tmp_path / 'run2'}", f"dataset_name={only_huge}", *SMALL) == 2
+    assert "every prompt is longer than the 480 tokens" in capfd.readouterr().err
+    assert not (tmp_path / "run2").exists()
+
+
+def test_a_duplicated_yaml_key_is_an_error(tmp_path, capfd):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(TINY_RECIPE.read_text() + "\nlearning_rate: 1.0\n")
+    line = TINY_RECIPE.read_text().splitlines().index(
+        next(l for l in TINY_RECIPE.read_text().splitlines() if l.startswith("learning_rate:"))) + 1
+    total = len(TINY_RECIPE.read_text().splitlines()) + 2
+    assert run_zero_train(str(recipe), f"output_dir={tmp_path / 'run'}") == 2
+    error = capfd.readouterr().err.strip().splitlines()[-1]
+    assert error == (f"zero.train: error: config file {str(recipe)!r}: key 'learning_rate' appears twice "
+                     f"(lines {line} and {total}): keep one")
+
+
+def test_use_vllm_without_vllm_installed_is_refused_before_anything_is_written(tmp_path, capfd, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else real(name, *a))
+    out = tmp_path / "run"
+    assert run_zero_train(str(TINY_RECIPE), f"output_dir={out}", *SMALL, "use_vllm=true") == 2
+    assert "use_vllm=true but vllm is not installed" in capfd.readouterr().err
+    assert not out.exists()

@@ -109,7 +109,7 @@ class Stops:
         if threading.current_thread() is not threading.main_thread():
             return  # signal handlers can only be set from the main thread (zero.train run inside a thread)
         for s in self.SIGNALS:
-            self._previous[s] = signal.signal(s, self._handle)
+            self._previous.setdefault(s, signal.signal(s, self._handle))  # `restore` goes back to the first ones
 
     def restore(self) -> None:
         for s, handler in self._previous.items():
@@ -141,7 +141,6 @@ class StopCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         # Installed again here, after transformers' JIT checkpoint handler (enable_jit_checkpoint) took SIGTERM.
-        self.stops.restore()
         self.stops.install()
         self.stops.defer()
 
@@ -243,7 +242,7 @@ def train(trainer, checkpoint: str | None, stops: Stops, prog: str = "zero") -> 
             "Lower learning_rate and start a new output_dir"
         ) from None
     state, out = trainer.state, trainer.args.output_dir
-    if stops.signum is not None:
+    if stops.signum is not None and state.global_step < state.max_steps:  # (in the last step: just finish)
         print(f"{prog}: stopped by {signal.Signals(stops.signum).name} at step {state.global_step} of "
               f"{state.max_steps}; checkpoint-{state.global_step} saved in {out}. Rerun the same command to resume",
               file=sys.stderr)

@@ -78,7 +78,9 @@ def model_complete(path: Path) -> bool:
 
     try:
         json.loads((path / "config.json").read_text())
-        json.loads((path / "tokenizer.json").read_text())
+        json.loads((path / "tokenizer_config.json").read_text())
+        if (path / "tokenizer.json").exists():  # absent for sentencepiece-only tokenizers
+            json.loads((path / "tokenizer.json").read_text())
         weights = sorted(path.glob("*.safetensors"))
         for f in weights:
             with safe_open(str(f), "pt") as s:

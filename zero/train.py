@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from zero import lifecycle
+from zero import lifecycle, preflight
 from zero.config import ConfigError, ZeroConfig, help_text, parse, shipped_recipes
 from zero.run_dir import finish, plan_output_dir, prepare, write_config
 
@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None, stops: lifecycle.Stops | None = None) ->
         plan = plan_output_dir(cfg, args)
         tokenizer = models.load_tokenizer(cfg)
         dataset = data.load_prompts(cfg, args.seed)
+        preflight.check_environment(args)
+        limit = preflight.context_limit(cfg, args)
+        dataset = preflight.drop_long_prompts(dataset, tokenizer, limit, args.max_completion_length, cfg.dataset_name)
         suite = RewardSuite(
             cfg.reward_funcs,
             args.reward_weights,
