@@ -1,4 +1,4 @@
-"""Audit the accuracy reward against another grader's verdicts on real completions.
+"""Audit the accuracy reward against another grader's verdicts: on real completions, and on gold/prediction pairs.
 
 tests/data/math_cot_labelled_dev.jsonl holds 400 model completions (boxed template) on 50 MATH problems with the
 simpleRL-reason harness's verdict in `label` (a program's labels, not people's). For our `accuracy_reward` and for
@@ -7,8 +7,18 @@ completion, verify), this prints agreement with the labels, the false-positive r
 the costly error, since it trains the wrong thing) and the false-negative rate, side by side, then every
 completion where ours disagrees with the label.
 
-Run: ``PYTHONPATH=. python bench/verifier_audit.py`` (about 10 s on 2 cores). A verdict of None (gold
-unparseable; the trainer skips the example) counts as not rewarded.
+tests/data/verifier_pairs.jsonl holds 256 gold/prediction pairs with math-verify's verdict (built and sourced by
+bench/build_verifier_pairs.py): its own test suite's cases on sets, lists and boxes, the 25 MATH train solutions
+with several different boxes (five predictions each) and the failure kinds of issue 14. Each prediction is put in
+a completion the way the trainer sees one (a bare answer inside ``<answer>`` after a ``<think>`` block, scored
+with ``answer_region="answer_tag"``; a whole solution, with newlines or over 200 characters, as the completion
+itself, scored with ``answer_region="boxed"``) and scored by `accuracy_reward`; the plain call is
+``verify(parse(gold), parse(prediction))``. On the two sets whose verdicts math-verify computed (not its test
+suite's), that plain call is the reference itself and agrees by construction; what they measure is how far ours
+departs from it, and whether it ever pays what math-verify refuses.
+
+Run: ``PYTHONPATH=. python bench/verifier_audit.py`` (about 30 s on 2 cores). A verdict of None (gold
+unparseable; the trainer skips the example) counts as not rewarded. Exit status 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -19,11 +29,45 @@ from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
 DATA = _HERE.parent / "tests" / "data" / "math_cot_labelled_dev.jsonl"
+PAIRS = _HERE.parent / "tests" / "data" / "verifier_pairs.jsonl"
+COLLECTED = ("issue_14", "math_train_multi_box")  # the pairs built for issue 14; math_verify_tests is reported apart
+AGREEMENT_SLACK = 0.01  # target: ours within 1 % of the plain call's agreement on the collected pairs
+PAIR_TIMEOUT_S = 10.0  # verdicts are audited here, not speed: a generous deadline, so a loaded machine changes nothing
 
 
 def load(path: Path = DATA) -> list[dict]:
     with path.open() as f:
         return [json.loads(line) for line in f]
+
+
+def pair_completion(prediction: str) -> tuple[str, str]:
+    """The completion the trainer would see for a prediction, and its answer region (module docstring)."""
+    if "\n" in prediction or "</think>" in prediction or len(prediction) > 200:
+        return prediction, "boxed"
+    return f"<think> Working it out. </think> <answer> {prediction} </answer>", "answer_tag"
+
+
+def score_pairs(rows: list[dict]) -> tuple[list[float | None], list[float]]:
+    """Our reward and the plain math-verify call on each pair."""
+    import logging
+
+    from math_verify import parse, verify
+
+    from rewards import accuracy_reward, last_stats
+
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
+    ours: list[float | None] = []
+    for region in ("answer_tag", "boxed"):  # one batch per region, as a trainer would grade them
+        idx = [i for i, r in enumerate(rows) if pair_completion(r["prediction"])[1] == region]
+        scored = accuracy_reward([pair_completion(rows[i]["prediction"])[0] for i in idx],
+                                 [rows[i]["gold"] for i in idx], answer_region=region, timeout_s=PAIR_TIMEOUT_S)
+        timeouts = last_stats().timeouts
+        if timeouts:
+            print(f"warning: {timeouts} pairs ran past {PAIR_TIMEOUT_S} s and score 0")
+        ours.extend(zip(idx, scored))
+    ours = [r for _, r in sorted(ours)]
+    plain = [float(verify(parse(r["gold"]), parse(r["prediction"]))) for r in rows]
+    return ours, plain
 
 
 def plain_math_verify(completions: list[str], golds: list[str]) -> list[float | None]:
@@ -65,28 +109,59 @@ def scores(rewards: list[float | None], labels: list[bool]) -> dict[str, float]:
     }
 
 
-def main() -> int:
-    from rewards import accuracy_reward
+def _table(title: str, a: dict[str, float], b: dict[str, float]) -> None:
+    print(title)
+    print(f"{'':22}{'ours':>10}{'plain':>10}")
+    for key in a:
+        print(f"{key:22}{a[key]:10.4f}{b[key]:10.4f}")
+
+
+def audit_labelled() -> bool:
+    from rewards import accuracy_reward, extract_answer
 
     rows = load()
     completions, golds, labels = [r["completion"] for r in rows], [r["gold"] for r in rows], [r["label"] for r in rows]
     ours = accuracy_reward(completions, golds, answer_region="boxed")
     plain = plain_math_verify(completions, golds)
     a, b = scores(ours, labels), scores(plain, labels)
-    print(f"{len(rows)} completions, {sum(labels)} labelled correct, {len(rows) - sum(labels)} labelled wrong")
-    print(f"{'':22}{'ours':>10}{'plain':>10}")
-    for key in a:
-        print(f"{key:22}{a[key]:10.4f}{b[key]:10.4f}")
-    print("\nwhere ours disagrees with the label (problem_idx, sample, label, ours, gold, our extracted answer):")
-    from rewards import extract_answer
-
+    _table(f"labelled completions: {len(rows)}, {sum(labels)} labelled correct, {len(rows) - sum(labels)} wrong", a, b)
+    print("where ours disagrees with the label (problem_idx, sample, label, ours, gold, our extracted answer):")
     for row, r in zip(rows, ours):
         if (r == 1.0) != row["label"]:
             answer = extract_answer(row["completion"], "boxed")
             print(f"  {row['problem_idx']:>3} {row['sample']} label={row['label']!s:5} ours={r} "
                   f"gold={row['gold']!r} answer={answer!r}")
-    ok = a["false_positive_rate"] <= b["false_positive_rate"] and a["agreement"] >= b["agreement"]
-    print(f"\nours: FP rate <= plain and agreement >= plain: {ok}")
+    ok = a["false_positive_rate"] <= b["false_positive_rate"] and a["agreement"] == 1.0
+    print(f"target (FP rate <= plain, agreement 1.000): {ok}\n")
+    return ok
+
+
+def audit_pairs() -> bool:
+    rows = load(PAIRS)
+    ours, plain = score_pairs(rows)
+    ok = True
+    sets = [*dict.fromkeys(r["set"] for r in rows)]
+    for name, members in [*((s, {s}) for s in sets), ("collected (issue_14 + math_train_multi_box)", set(COLLECTED))]:
+        idx = [i for i, r in enumerate(rows) if r["set"] in members]
+        labels = [rows[i]["expected"] for i in idx]
+        a, b = scores([ours[i] for i in idx], labels), scores([plain[i] for i in idx], labels)
+        _table(f"pairs, {name}: {len(idx)}, {sum(labels)} right by math-verify, {len(idx) - sum(labels)} wrong", a, b)
+        fp_ok = a["false_positive_rate"] <= b["false_positive_rate"]
+        target = fp_ok and (members != set(COLLECTED) or a["agreement"] >= b["agreement"] - AGREEMENT_SLACK)
+        print(f"target (FP rate <= plain{', agreement within 1 %' if members == set(COLLECTED) else ''}): {target}\n")
+        ok = ok and target
+    print("pairs where ours disagrees with math-verify's verdict (set, source, kind, expected, ours, gold, prediction):")
+    for row, r in zip(rows, ours):
+        if (r == 1.0) != row["expected"]:
+            print(f"  {row['set']} | {row['source']} | {row['kind']} | expected={row['expected']!s:5} ours={r} | "
+                  f"{row['gold'][-60:]!r} | {row['prediction'][:100]!r}")
+    return ok
+
+
+def main() -> int:
+    ok = audit_labelled()
+    ok = audit_pairs() and ok
+    print(f"\nall targets met: {ok}")
     return 0 if ok else 1
 
 

@@ -1,25 +1,50 @@
-"""Where the final answer is read, and the cheap string-level comparison that skips sympy.
+"""How golds and predictions are read, and the cheap string-level comparison that skips sympy.
 
-The reward grades only the *final answer region* of a completion, never the reasoning:
+One reading for both sides, so that the reward pays exactly what math-verify would pay, except where stated:
 
-- ``answer_region="answer_tag"`` (the ``r1_zero`` template): the text inside the single ``<answer>...</answer>``
-  that follows the last ``</think>``. A ``\\boxed{}`` inside the answer tag is read as the answer.
-- ``answer_region="boxed"`` (boxed templates): the content of the last ``\\boxed{}`` after the last ``</think>``
-  (the whole completion when there are no think tags).
+- **The gold** is what math-verify extracts from the solution field: its last ``\\boxed{}``, together with the
+  earlier boxes math-verify joins to it (`final_boxes`: boxes in one math environment, or environments joined by
+  just ``,``/``and``/``or``, or, in a bare answer, boxes a few characters apart). A gold read from several boxes is
+  *multi-part* (counted in ``rewards/gold_multi_part``): it is graded as the boxes ``\\boxed{a}, \\boxed{b}``,
+  which math-verify parses as a set, so every part is needed and one part alone scores 0. Boxes separated by
+  prose are results restated on the way to the last box, which alone is the answer. Checked on all 122 solutions
+  with several boxes in MATH train, MATH-500 and Minerva: the same parse as math-verify's own on the whole
+  solution, every one (the 25 of MATH train with different boxes: tests/test_rewards_multi_part.py). GSM8K's ``#### n`` and bare answers are read whole.
+- **The prediction** is read only from the final answer region (a deliberate difference: math-verify reads
+  anything, the reasoning included): with ``answer_region="answer_tag"`` (the ``r1_zero`` template) the text
+  inside the single ``<answer>...</answer>`` after the last ``</think>``, its boxes if it has any; with
+  ``answer_region="boxed"`` the boxes after the last ``</think>`` (the whole completion without think tags). Its
+  boxes are read as the gold's are: several joined boxes are one set, which is right against a gold with
+  the same parts and never against one value (a set of two values is not a value). A box *outside* that final
+  answer holding another value is a hedge and the prediction is no answer (a deliberate difference: math-verify
+  grades the last box, so ``\\boxed{1}`` + a paragraph + ``\\boxed{2}`` would collect on either gold).
+- Both sides are wrapped in ``$...$`` before math-verify parses them (`rewards.verify`; a deliberate difference:
+  the bare string ``7\\pi`` parses as 7); `rewards.screen` refuses answers far too costly to grade and
+  ``1 or 2`` style alternatives unless the gold is a list or has alternatives itself.
 
-Reward-hacking guards live here, so that every consumer of the answer (reward, telemetry, eval) sees the same
-string: an answer that exists only inside an unclosed ``<think>`` is no answer; two ``<answer>`` blocks are no
-answer; several boxes with different contents are no answer (a model must not hedge ``\\boxed{1} ... \\boxed{2}``).
-Boxes that restate the same value, and empty boxes copied from the problem (``\\boxed{\\phantom{2}}``), are fine.
+The other hacking guards: an answer that exists only inside an unclosed ``<think>`` is no answer; two
+``<answer>`` blocks are no answer. Boxes that restate the same value, and empty boxes copied from the problem
+(``\\boxed{\\phantom{2}}``), are fine.
+
+Why MATH train's 25 solutions with several different boxes are read this way (math-verify's own reading): 12 join
+their boxes into one answer (``(-2,18)`` and ``(8,38)``; ``\\frac{1}{3}`` or ``-\\frac{5}{2}``): all parts are needed.
+Of the 13 read by their last box, 2 restate one value (``\\dfrac{1}{6}``, ``\\frac{1}{6}``; empty
+``\\phantom`` boxes), 4 box an intermediate result first (``144`` then ``12``; ``\\log_2 4 = 2`` then ``4``), 4 box a
+second spelling or an accepted alternative (``16/5`` then ``\\frac{16}{5}``; either unit vector), and 3 spread a
+multi-part answer over sentences (``4`` ... ``-4``; the angles ``60^\\circ`` ... ``45^\\circ`` ... ``75^\\circ``).
+Those 3 pay their last part alone, as math-verify does: telling them from the 8 intermediate or alternative rows needs the
+problem's wording, and paying their full answer would pay what math-verify refuses.
 
 >>> extract_answer("<think> 3 + 4 = 7 </think> <answer> 7 </answer>")
 '7'
 >>> extract_answer("<think> it is <answer>7</answer> </think> no answer here") is None
 True
->>> extract_answer(r"so \\boxed{1} ... no wait, \\boxed{2}", "boxed") is None
+>>> extract_answer(r"so \\boxed{1}. But checking the second case we get another result: \\boxed{2}", "boxed") is None
 True
->>> extract_answer(r"We get $x = \\boxed{\\frac{1}{2}}$.", "boxed")
-'\\\\frac{1}{2}'
+>>> extract_answer(r"$x = \\boxed{-2}$ or $x = \\boxed{1}$", "boxed")
+'\\\\boxed{-2}, \\\\boxed{1}'
+>>> gold_answer(r"... the area is $\\boxed{144}$. Then ... the answer is $5+7=\\boxed{12}$.")
+'12'
 """
 
 from __future__ import annotations
@@ -80,14 +105,121 @@ def boxes(text: str) -> list[tuple[int, int, str]]:
     return sorted(found)
 
 
+# latex2sympy2_extended's rule (math_normalization.extract_boxed_content, mode "last"), which math-verify applies to
+# a bare answer: walking back from the last box, an earlier box belongs to the same answer when under 10 characters
+# separate them, or under 70 that hold a separator and the two contents differ.
+_SEPARATOR = re.compile(r"\b(?:and|or)\b|,|;")
+_NEAR, _SEPARATED = 10, 70
+# math-verify's boxed pattern (parser.lazy_latex_regex): one math environment, or up to six environments joined
+# by exactly ``,`` / ``and`` / ``or`` / ``,and`` / ``,or`` between a closing and an opening delimiter.
+_DELIMITER = re.compile(r"(?<!\\)\$\$?|\\[\[\]()]")
+_ENV_JOIN = re.compile(r"\s*(?:,?and|,?or|,)\s*")
+_MAX_ENVS = 6
+
+
+def _joined_near(text: str, earlier: tuple[int, int, str], later: tuple[int, int, str]) -> bool:
+    between = text[earlier[1] : later[0]]
+    return len(between) < _NEAR or (
+        earlier[2].strip() != later[2].strip() and len(between) < _SEPARATED and bool(_SEPARATOR.search(between))
+    )
+
+
+def _env_gap(between: str) -> int | None:
+    """0 when two boxes share one math environment, 1 when their environments are joined by a connector only,
+    None otherwise."""
+    delimiters = list(_DELIMITER.finditer(between))
+    if not delimiters:
+        return 0
+    if len(delimiters) == 2 and _ENV_JOIN.fullmatch(between[delimiters[0].end() : delimiters[1].start()]):
+        return 1
+    return None
+
+
+def _last_env_wins(text: str, last_end: int) -> bool:
+    """Whether math-verify reads the final answer from the math environment around the last box (its match ends at
+    that environment's closing delimiter) rather than from its plain ``\\boxed{.+}`` match (which ends at the
+    text's last ``}``): both have the same priority and the match that ends further right is taken."""
+    close = _DELIMITER.search(text, last_end)
+    return close is not None and text.rfind("}") < close.end()
+
+
+def final_boxes(text: str) -> list[str]:
+    """The boxes math-verify reads as the final answer of `text`, in order: the last box, and the earlier boxes
+    joined to it (several when they form a set); [] when there is no non-empty box. Empty boxes (``\\phantom{2}``
+    copied from a problem) are skipped; a box restated with the same content counts once.
+
+    >>> final_boxes(r"so $x = \\boxed{-2}$ or $x = \\boxed{1}$.")
+    ['-2', '1']
+    >>> final_boxes(r"$\\log_2 4 = \\boxed{2}$, so $\\log_2 16 = \\boxed{4}$.")  # an intermediate, then the answer
+    ['4']
+    >>> final_boxes(r"\\boxed{-2} \\quad \\text{and} \\quad \\boxed{1}")
+    ['-2', '1']
+    """
+    found = [b for b in boxes(text) if normalize(b[2])]
+    if not found:
+        return []
+    chain = [found[-1]]
+    use_envs = _last_env_wins(text, found[-1][1])
+    envs = 1
+    for earlier in reversed(found[:-1]):
+        later = chain[-1]
+        if use_envs:
+            gap = _env_gap(text[earlier[1] : later[0]])
+            if gap is None or envs + gap > _MAX_ENVS:
+                break
+            envs += gap
+        elif not _joined_near(text, earlier, later):
+            break
+        chain.append(earlier)
+    parts: list[str] = []
+    for _, _, content in reversed(chain):
+        if not parts or normalize(parts[-1]) != normalize(content):
+            parts.append(content.strip())
+    return parts
+
+
 def _final_box(text: str) -> str | None:
-    """The content of the last box, or None when there is none or the non-empty boxes disagree."""
-    contents = [c for _, _, c in boxes(text)]
-    distinct = {normalize(c) for c in contents} - {""}
-    if len(distinct) != 1:
+    """The final answer held in the boxes of an answer region: one box, or several joined boxes read as a list
+    (math-verify reads them as a set), or None when there is no box or a box outside that answer holds another
+    value (a hedge: ``\\boxed{1} ... on second thought ... \\boxed{2}``)."""
+    parts = final_boxes(text)
+    if not parts:
         return None
-    last = [c for c in contents if normalize(c)][-1]
-    return last.strip()
+    answer = {normalize(p) for p in parts}
+    if {normalize(c) for _, _, c in boxes(text)} - {""} - answer:
+        return None
+    return join_parts(parts)
+
+
+def is_list(answer: str) -> bool:
+    """Whether the answer is a list: a comma or semicolon outside every bracket, other than a thousands separator.
+
+    >>> is_list("-2, 1"), is_list("(1, 2)"), is_list(r"3,\\!250"), is_list(r"\\{1, 2\\}")
+    (True, False, False, True)
+    """
+    s = normalize(answer)
+    if as_number(s) is not None:
+        return False
+    depth = 0
+    for i, ch in enumerate(s):
+        if ch in "([{" and not (ch == "{" and s[i - 1 : i] == "\\"):
+            depth += 1
+        elif ch in ")]}" and depth and not (ch == "}" and s[i - 1 : i] == "\\"):
+            depth -= 1
+        elif ch in ",;" and depth == 0:
+            return True
+    return False
+
+
+def join_parts(parts: list[str]) -> str:
+    """One answer string for its parts: the part itself, or several parts as the boxes math-verify joins into a set.
+    Kept as boxes, not as ``a, b``: math-verify parses each box of a set on its own, so a part that does not parse
+    (Asymptote code boxed in a figure, a congruence) leaves the set unparsed instead of vanishing from it.
+
+    >>> join_parts(["7"]), join_parts(["(-2,18)", "(8,38)"])
+    ('7', '\\\\boxed{(-2,18)}, \\\\boxed{(8,38)}')
+    """
+    return parts[0] if len(parts) == 1 else ", ".join(f"\\boxed{{{p}}}" for p in parts)
 
 
 def extract_answer(text: str, answer_region: str = "answer_tag") -> str | None:
@@ -119,9 +251,25 @@ def extract_answer(text: str, answer_region: str = "answer_tag") -> str | None:
     return content or None
 
 
+def gold_parts(solution: str) -> list[str]:
+    """The parts of the gold answer inside a dataset's solution field: the final boxes of a worked solution (MATH;
+    several when math-verify reads them as one multi-part answer), the text after ``####`` (GSM8K), else the whole
+    field.
+
+    >>> gold_parts(r"The points are $\\boxed{(-2,18)}$ and $\\boxed{(8,38)}$.")
+    ['(-2,18)', '(8,38)']
+    """
+    if "\\boxed" in solution or "\\fbox" in solution:
+        parts = final_boxes(solution) or [c.strip() for _, _, c in boxes(solution)][-1:]  # empty boxes: unparseable
+        if parts:
+            return parts
+    if "####" in solution:
+        return [solution.rsplit("####", 1)[1].strip()]
+    return [solution.strip()]
+
+
 def gold_answer(solution: str) -> str:
-    """The gold answer inside a dataset's solution field: the last ``\\boxed{}`` of a worked solution (MATH), the
-    text after ``####`` (GSM8K), else the whole field.
+    """The gold answer that is graded: `gold_parts` as one list when there are several.
 
     >>> gold_answer("so the answer is $\\\\boxed{\\\\frac{1}{2}}$.")
     '\\\\frac{1}{2}'
@@ -129,23 +277,23 @@ def gold_answer(solution: str) -> str:
     '7'
     >>> gold_answer(" 18 ")
     '18'
+    >>> gold_answer(r"so $k = \\boxed{5}$ or $k = \\boxed{-3}$.")
+    '\\\\boxed{5}, \\\\boxed{-3}'
     """
-    if "\\boxed" in solution or "\\fbox" in solution:
-        found = boxes(solution)
-        if found:
-            return found[-1][2].strip()
-    if "####" in solution:
-        return solution.rsplit("####", 1)[1].strip()
-    return solution.strip()
+    return join_parts(gold_parts(solution))
 
 
 # Conservative rewrites that math-verify's own normalisation also performs, so equality after them never claims a
 # match that math-verify would refuse. Anything subtler goes to sympy.
 MAX_NORMALIZED_CHARS = 4096
 _SPACING = re.compile(r"\\[,;:! ]|\\q?quad\b|~|\\left\b|\\right\b|\\displaystyle\b|\s+")
+# A comma followed by a space (of any kind but the negative ``\\!``) separates list items for math-verify: ``32, 349``
+# and ``32,\\,349`` are the set {32, 349}; ``32,349`` and ``3,\\!250`` are numbers. The space is kept, as one space.
+_LIST_COMMA = re.compile(r",(?:\s|\\[,;: ]|\\q?quad\b|~)+")
 _PHANTOM = re.compile(r"\\phantom\{[^{}]*\}")
 _WRAPPERS = (("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
-_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+# math-verify reads ``0,111`` as 0.111 (a decimal comma) and ``+1,000`` as a list: only these are thousands.
+_THOUSANDS = re.compile(r"-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)")
 
 
@@ -167,7 +315,8 @@ def normalize(answer: str) -> str:
         if len(s) >= len(left) + len(right) and s.startswith(left) and s.endswith(right):
             s = s[len(left) : len(s) - len(right)].strip()
     s = _PHANTOM.sub("", s)
-    s = _SPACING.sub("", s)
+    s = _LIST_COMMA.sub(",\0", s)  # \0 survives the next line
+    s = _SPACING.sub("", s).replace("\0", " ")
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
     return s.rstrip(".")
 
@@ -178,7 +327,7 @@ def as_number(answer: str) -> Decimal | None:
     >>> as_number("3,250"), as_number("-0.50"), as_number("1,2"), as_number("2^3")
     (Decimal('3250'), Decimal('-0.50'), None, None)
     """
-    if len(answer) > 64:  # longer than any number worth a shortcut; the screen looks at it instead
+    if len(answer) > 64 or not _stop_is_safe(answer) or _LOOSE_SIGN.search(answer):  # a plain number only
         return None
     s = normalize(answer)
     if _THOUSANDS.fullmatch(s):
@@ -191,20 +340,37 @@ def as_number(answer: str) -> Decimal | None:
         return None
 
 
+_STOP = re.compile(r"\.\s*(?:\$|\\\)|\\\])?\s*$")
+_PLAIN = r"-?(?:0|[1-9]\d*|[1-9]\d{0,2}(?:,\d{3})+)(?:\.\d+)?"
+_NUMBER_STOP = re.compile(rf"\s*(?:\$?{_PLAIN}\.\$?|\${_PLAIN}\$)\.?\s*")
+_LOOSE_SIGN = re.compile(r"[-+]\s")  # math-verify reads ``- 5,\\!622`` unlike ``-5,\\!622``
+
+
+def _stop_is_safe(answer: str) -> bool:
+    """Whether ignoring a trailing full stop is safe. math-verify reads ``7.`` as 7, but ``- 247.`` as 247, ``+4.``
+    and ``\\(607.\\)`` as nothing and ``1.5, 3.`` as 3 (measured, math-verify 0.9): after anything but a plain
+    number the stop changes its verdict, so sympy must decide."""
+    return not _STOP.search(answer) or bool(_NUMBER_STOP.fullmatch(answer))
+
+
 def quick_verdict(prediction: str, gold: str) -> bool | None:
     """True/False when a string-level comparison settles it, None when sympy must decide.
 
-    Equal normalised strings or equal numbers match. Two different integers of at most 15 digits (math-verify's
-    numeric precision) do not. Every other pair, including two different decimals (math-verify rounds them), goes
+    Identical strings, equal normalised strings (not lists) or equal numbers match. Two different integers of at
+    most 15 digits (math-verify's numeric precision) do not. Every other pair, including two different decimals (math-verify rounds them), goes
     to sympy.
 
     >>> quick_verdict(" 7 ", "7"), quick_verdict("3250", "3,\\\\!250"), quick_verdict("8", "7")
     (True, True, False)
-    >>> quick_verdict("0.5", "\\\\frac{1}{2}") is None
-    True
+    >>> quick_verdict("0.5", "\\\\frac{1}{2}") is None, quick_verdict("32, 349", "32349") is None
+    (True, True)
     """
+    if prediction.strip() == gold.strip():
+        return True
+    if not (_stop_is_safe(prediction) and _stop_is_safe(gold)) or _LOOSE_SIGN.search(prediction + " " + gold):
+        return None
     p, g = normalize(prediction), normalize(gold)
-    if p and p == g:
+    if p and p == g and " " not in p:  # a list (its commas keep a space) goes to sympy unless spelt identically
         return True
     pn, gn = as_number(p), as_number(g)
     if pn is None or gn is None:

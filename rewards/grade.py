@@ -2,8 +2,9 @@
 
 For a batch (one training step) the order is:
 
-1. the gold answer is cut out of each solution (`gold_answer`); a plain-number gold is parseable by definition,
-   any other gold's parseability is remembered per process after its first parse;
+1. the gold answer is cut out of each solution as math-verify reads it (`rewards.extract.gold_parts`; several
+   parts are graded as one list); a plain-number gold is parseable by definition, any other gold's parseability
+   is remembered per process after its first parse;
 2. a missing prediction is wrong; a prediction equal to the gold as a normalised string or as a number is right,
    and two different integers are wrong, without sympy (`quick_verdict`); the tiny task never reaches the pool;
 3. a prediction far more complex than its gold is refused (`rewards.screen`) and scores 0;
@@ -23,7 +24,7 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 
 from rewards import pool
-from rewards.extract import as_number, gold_answer, quick_verdict
+from rewards.extract import as_number, gold_parts, join_parts, quick_verdict
 from rewards.screen import refusal
 
 DEFAULT_TIMEOUT_S = 2.0  # per answer; a MATH answer verifies in ~5 ms, the slowest real ones in ~0.3 s
@@ -42,6 +43,7 @@ class GradeStats:
     rejected: int = 0  # refused by rewards.screen as too costly to grade
     timeouts: int = 0  # over the per-answer deadline (soft timer or hard kill)
     gold_unparseable: int = 0  # verdict None: the gold itself could not be parsed (or its parse timed out)
+    gold_multi_part: int = 0  # the gold is read from several boxes (rewards.extract): every part is needed
     kills: int = 0  # workers killed and replaced during the call
     longest_item_s: float = 0.0  # the longest one gold parse or one verification took in a worker
     seconds: float = 0.0
@@ -87,7 +89,13 @@ def grade_batch(
         raise ValueError(f"timeout_s must be positive, got {timeout_s}")
     start = time.perf_counter()
     stats = GradeStats(completions=len(predictions))
-    gold_texts = [gold_answer(g) for g in golds]
+    read: dict[str, list[str]] = {}  # solution -> gold parts, once per distinct solution (a prompt's group shares it)
+    for g in golds:
+        if g not in read:
+            read[g] = gold_parts(g)
+    gold_parts_of = [read[g] for g in golds]
+    gold_texts = [join_parts(parts) for parts in gold_parts_of]
+    stats.gold_multi_part = sum(len(parts) > 1 for parts in gold_parts_of)
     decided: list[bool | None] = [None] * len(predictions)
     tasks: dict[str, list[str]] = {}  # gold -> distinct predictions needing sympy, in first-seen order
     for i, (prediction, gold) in enumerate(zip(predictions, gold_texts)):

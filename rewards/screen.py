@@ -1,7 +1,8 @@
 """Answers refused before sympy sees them: hedges, and answers too costly to grade.
 
-A final answer that offers alternatives ("1 or 2", ``1 \\lor 2``) scores 0 unless the gold itself does: math-verify
-would read "The answer is 1 or 2" as 1.
+A final answer that offers alternatives ("1 or 2", ``1 \\lor 2``) scores 0 unless the gold itself does, or is a list
+(then "-2 or 1" names its members, as MATH's own solutions do: ``$k = \\boxed{5}$ or $k = \\boxed{-3}$``):
+math-verify would read "The answer is 1 or 2" as 1.
 
 math-verify hands a parsed answer to sympy, and some answers make sympy compute for seconds or hang in C code
 that no signal interrupts: power towers (``9^{9^{9^{9}}}`` has 10^(3.7e8) digits), iterated factorials
@@ -15,6 +16,8 @@ a gold that is itself a tower or a long matrix is still matched by an equal answ
 True
 >>> refusal("The answer is 1 or 2", "1")
 'alternative answers'
+>>> refusal("x = -2 or x = 1", "-2, 1") is None
+True
 >>> refusal("9^{9^{9^{9}}}", "3")
 'exponent tower of height 3'
 >>> refusal("100!!!!!!", "3")
@@ -27,6 +30,8 @@ from __future__ import annotations
 
 import math
 import re
+
+from rewards.extract import is_list
 
 MAX_ANSWER_CHARS = 1000  # a MATH answer is rarely over 100 characters; a matrix answer a few hundred
 MAX_DEPTH = 10  # bracket nesting ((), [], {}) beyond the gold's own depth + 3
@@ -133,7 +138,7 @@ def refusal(prediction: str, gold: str) -> str | None:
     >>> refusal("2^{2^{2^{2}}}", "2^{2^{2^{2}}}") is None  # as deep as the gold: graded
     True
     """
-    if _ALTERNATIVES.search(prediction) and not _ALTERNATIVES.search(gold):
+    if _ALTERNATIVES.search(prediction) and not (_ALTERNATIVES.search(gold) or is_list(gold)):
         return "alternative answers"
     if len(prediction) > max(MAX_ANSWER_CHARS, 4 * len(gold)):
         return f"answer of {len(prediction)} characters"

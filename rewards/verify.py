@@ -24,6 +24,8 @@ from contextlib import contextmanager
 
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
+from rewards.extract import is_list
+
 EXTRACTION = (LatexExtractionConfig(), ExprExtractionConfig())
 
 # With timeouts off, math-verify warns once per process that the caller must bound the time; we do.
@@ -57,15 +59,32 @@ def parse_gold(gold: str) -> list:
     >>> parse_gold("\\frac{"), parse_gold("")
     ([], [])
     """
+    if is_list(gold) and not _parsed(parse(as_latex(gold), extraction_config=EXTRACTION[:1], parsing_timeout=None)):
+        return []  # as for a prediction (`verify_answer`): a list LaTeX cannot parse is not read piecemeal
     parsed = parse(as_latex(gold), extraction_config=EXTRACTION, parsing_timeout=None)
-    return parsed if any(not isinstance(p, str) for p in parsed) else []
+    return parsed if _parsed(parsed) else []
+
+
+def _parsed(parsed: list) -> bool:
+    """Whether math-verify parsed something: it returns the raw string alone when its parsers fail."""
+    return any(not isinstance(p, str) for p in parsed)
 
 
 def verify_answer(gold_parsed: list, prediction: str) -> bool:
-    """Whether the prediction is equivalent to an already parsed gold answer."""
+    """Whether the prediction is equivalent to an already parsed gold answer.
+
+    A list that LaTeX cannot parse is no answer: the plain-expression extractor would pick one number out of it
+    (``22, " + string(n) + "`` would read as 22), paying a part for the whole.
+
+    >>> verify_answer(parse_gold("22"), '22, " + string(n) + "'), verify_answer(parse_gold("22"), "22 apples")
+    (False, True)
+    """
     if not gold_parsed:
         return False
-    predicted = parse(as_latex(prediction), extraction_config=EXTRACTION, parsing_timeout=None)
+    latex = as_latex(prediction)
+    if is_list(prediction) and not _parsed(parse(latex, extraction_config=EXTRACTION[:1], parsing_timeout=None)):
+        return False
+    predicted = parse(latex, extraction_config=EXTRACTION, parsing_timeout=None)
     return bool(verify(gold_parsed, predicted, timeout_seconds=None))
 
 

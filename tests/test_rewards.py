@@ -39,10 +39,11 @@ R1 = "<think> {t} </think> <answer> {a} </answer>"
         ("<think>a</think><answer>  </answer>", "answer_tag", None),
         ("<think>a</think><answer>7", "answer_tag", None),  # unclosed answer
         ("<think>a</think></answer>7<answer>", "answer_tag", None),
-        ("<think>a</think><answer>\\boxed{1} or \\boxed{2}</answer>", "answer_tag", None),
+        ("<think>a</think><answer>\\boxed{1} or \\boxed{2}</answer>", "answer_tag", "\\boxed{1}, \\boxed{2}"),  # a set: never one value
         ("so the answer is $\\boxed{42}$.", "boxed", "42"),
         ("\\boxed{4} and again \\boxed{ 4 }", "boxed", "4"),  # a restated box is one answer
-        ("\\boxed{1} ... \\boxed{2}", "boxed", None),  # two different final answers
+        ("\\boxed{1} ... \\boxed{2}", "boxed", "\\boxed{1}, \\boxed{2}"),  # a few characters apart: one set
+        ("\\boxed{1}. But if we check the other case we get a different result: \\boxed{2}", "boxed", None),  # a hedge
         ("fill \\boxed{\\phantom{2}} so: \\boxed{4}", "boxed", "4"),  # empty box copied from the problem
         ("<think> \\boxed{3} </think> so \\boxed{5}", "boxed", "5"),
         ("<think> \\boxed{3} </think> no box after thinking", "boxed", None),
@@ -216,7 +217,8 @@ def test_unparseable_gold_is_none_and_counted():
         trainer_state=None,
     )
     assert out == [1.0, None]
-    assert logged == {"rewards/timeouts": 0.0, "rewards/gold_unparseable": 1.0, "rewards/rejected": 0.0}
+    assert logged == {"rewards/timeouts": 0.0, "rewards/gold_unparseable": 1.0, "rewards/gold_multi_part": 0.0,
+                      "rewards/rejected": 0.0}
 
 
 def test_tiny_task_never_reaches_the_pool():

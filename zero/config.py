@@ -87,7 +87,11 @@ class ZeroConfig:
         "Hard deadline per answer for math-verify; an answer past it scores 0 and counts in rewards/timeouts.",
         default=2.0,
     )
-    reward_workers: int | None = _help("Processes grading answers with math-verify; None: one per core.", default=None)
+    reward_workers: int | None = _help(
+        "Processes grading answers with math-verify, per training process; None: the node's cores divided among "
+        "its training processes.",
+        default=None,
+    )
     reflection_lexicon: list[str] | None = _help(
         "Reflection words/phrases counted per completion; None: zero.reasoning.DEFAULT_REFLECTION_LEXICON.", default=None
     )

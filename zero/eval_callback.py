@@ -5,6 +5,10 @@ weight-sync schedule; a separate engine would hold a second copy of the model), 
 `<output_dir>/eval/step_<N>/` (the same samples/results files as `python -m zero.eval`, readable afterwards), appends
 the metrics to the trainer's `log_history`, and logs them to the active W&B run against `train/global_step`.
 
+With several processes every one of them generates its share of the samples (`zero.generation.ShardedGenerator`),
+and the main process grades them and writes the files. Under ZeRO-3 or FSDP the weights are sharded and each forward
+pass needs every process, so an evaluation on the main process alone would hang the run.
+
 W&B is written directly rather than through `Trainer.log`: GRPOTrainer.log averages and clears its own metric
 buffers on every call, so logging an evaluation through it would cut the training metrics' logging window short.
 """
@@ -17,8 +21,9 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from zero import launch
 from zero.eval import EvalConfig, evaluate
-from zero.generation import HFGenerator
+from zero.generation import HFGenerator, ShardedGenerator
 
 
 def flat_metrics(results: dict) -> dict[str, float]:
@@ -47,8 +52,6 @@ class EvalCallback(TrainerCallback):
         step = state.global_step
         if step % self.every and step != state.max_steps:
             return
-        if not state.is_world_process_zero:  # one process evaluates; see the module docstring for sharded models
-            return
         if model is None or processing_class is None:
             raise ValueError("EvalCallback needs the trainer's model and processing_class")
         cfg = dataclasses.replace(
@@ -57,8 +60,18 @@ class EvalCallback(TrainerCallback):
             output_dir=str(self.output_dir / f"step_{step:06d}"),
             backend="hf",
         )
-        generator = HFGenerator(model, processing_class, cfg.batch_size)
-        results = evaluate(cfg, generator=generator, tokenizer=processing_class)
+        parallel = launch.world_size() > 1
+        generator = HFGenerator(model, processing_class, cfg.batch_size, synced=parallel)
+        if parallel:  # every process generates its share (see the module docstring)
+            generator = ShardedGenerator(generator)
+            if not launch.is_main():
+                generator.serve()
+                return
+        try:
+            results = evaluate(cfg, generator=generator, tokenizer=processing_class)
+        finally:
+            if isinstance(generator, ShardedGenerator):
+                generator.finish()
         self.last = flat_metrics(results)
         state.log_history.append({**self.last, "step": step})
         _log_wandb(self.last, step)

@@ -106,10 +106,11 @@ class HFGenerator:
 
     name = "hf"
 
-    def __init__(self, model: Any, tokenizer: Any, batch_size: int = 8):
+    def __init__(self, model: Any, tokenizer: Any, batch_size: int = 8, synced: bool = False):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
+        self.synced = synced  # HF's synced_gpus: every process runs forward until all are done (FSDP, ZeRO-3)
 
     @classmethod
     def load(cls, path: str, tokenizer: Any, batch_size: int = 8, dtype: str = "auto") -> "HFGenerator":
@@ -143,6 +144,7 @@ class HFGenerator:
                         attention_mask=mask.to(model.device),
                         generation_config=config,
                         logits_processor=LogitsProcessorList([sampler]),
+                        synced_gpus=self.synced,
                     )  # [batch, width + generated]
                 samples = []
                 for row, request in zip(out[:, width:].tolist(), batch):
@@ -153,6 +155,63 @@ class HFGenerator:
                 on_done(samples)
         finally:
             model.train(was_training)
+
+
+class ShardedGenerator:
+    """Another generator's work spread over every process of a distributed run; the main process gets it all.
+
+    The main process calls `generate` (from `zero.eval.evaluate`, which writes the files) while every other process
+    runs `serve()`; the main process ends the session with `finish()`. Each `generate` broadcasts the requests,
+    each process generates `requests[rank::world]`, padded to the same count so that every process runs the same
+    number of batches (and, with `synced`, of forward passes: under FSDP or ZeRO-3 each forward needs every
+    process), and each batch's samples are gathered to the main process's `on_done`. Samples are seeded per
+    request, so they are the ones a single process would draw.
+    """
+
+    PAD = ("zero.pad",)  # the key of the requests that only even out the shares
+
+    def __init__(self, inner: Any):
+        import torch.distributed as dist
+
+        self.inner, self.name = inner, inner.name
+        self.rank, self.world = dist.get_rank(), dist.get_world_size()
+
+    def _share(self, requests: Sequence[Request]) -> list[Request]:
+        mine = list(requests[self.rank :: self.world])
+        per_process = -(-len(requests) // self.world)
+        return mine + [Request(self.PAD, requests[0].prompt_ids, 0)] * (per_process - len(mine))
+
+    def _run(self, requests: Sequence[Request], sampling: Sampling, on_done: OnDone | None) -> None:
+        import torch.distributed as dist
+
+        def gather(samples: list[Sample]) -> None:
+            everyone: list[list[Sample] | None] = [None] * self.world
+            dist.all_gather_object(everyone, samples)
+            if on_done is not None:
+                on_done([s for share in everyone for s in share or [] if s.key != self.PAD])
+
+        self.inner.generate(self._share(requests), sampling, gather)
+
+    def _receive(self, message: Any = None) -> Any:
+        import torch.distributed as dist
+
+        box = [message]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def generate(self, requests: Sequence[Request], sampling: Sampling, on_done: OnDone) -> None:
+        self._receive((list(requests), sampling))
+        self._run(requests, sampling, on_done)
+
+    def serve(self) -> None:
+        """Take part in every `generate` of the main process until it calls `finish`."""
+        while (message := self._receive()) is not None:
+            requests, sampling = message
+            self._run(requests, sampling, None)
+
+    def finish(self) -> None:
+        """Main process: release the others from `serve`."""
+        self._receive(None)
 
 
 class VLLMGenerator:

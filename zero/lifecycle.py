@@ -145,9 +145,23 @@ class StopCallback(TrainerCallback):
         self.stops.defer()
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self.stops.signum is not None:
+        if _on_any_rank(self.stops.signum is not None):  # every process stops at the same step
             control.should_save = True  # saved by the trainer right after this step's log (rollout file included)
             control.should_training_stop = True
+
+
+def _on_any_rank(flag: bool) -> bool:
+    """`flag` or-ed over the processes of a distributed run (one tiny all-reduce per step; `flag` alone otherwise).
+    A signal reaches each process at its own moment: without this, one would stop and the others hang."""
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return flag
+    device = f"cuda:{torch.cuda.current_device()}" if dist.get_backend() == "nccl" else "cpu"
+    value = torch.tensor([float(flag)], device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
 
 
 def _finite(value) -> bool:
@@ -231,7 +245,9 @@ def train(trainer, checkpoint: str | None, stops: Stops, prog: str = "zero") -> 
         # The weights of global_step produced inf/nan logits while sampling: their checkpoint would fail the
         # same way on resume, so it is moved aside and the one before is named.
         bad = out / f"checkpoint-{step}"
-        if bad.is_dir():
+        from zero import launch
+
+        if bad.is_dir() and launch.is_main():
             from zero.run_dir import BROKEN_DIR
 
             (out / BROKEN_DIR).mkdir(exist_ok=True)

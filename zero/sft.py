@@ -77,7 +77,9 @@ def _train(model_path: str | Path, rows: list[dict[str, Any]], args, tokenizer, 
     )
     trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(str(output_dir))
-    tokenizer.save_pretrained(str(output_dir))
+    if trainer.args.should_save:
+        tokenizer.save_pretrained(str(output_dir))
+    trainer.accelerator.wait_for_everyone()  # no process loads the checkpoint before it is complete
     return output_dir
 
 

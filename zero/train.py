@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None, stops: lifecycle.Stops | None = None) ->
     from trl import GRPOConfig, GRPOTrainer
 
     import rewards
-    from zero import data, models, tracking
+    from zero import data, launch, models, tracking
     from zero.rollouts import RewardSuite
     from zero.templates import get_template
 
@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None, stops: lifecycle.Stops | None = None) ->
         return 0
     try:
         cfg, args = parse(argv, (ZeroConfig, GRPOConfig), default_config=DEFAULT_RECIPE)
+        launch.check(args)
         answer_region = cfg.answer_region or get_template(cfg.template).answer_region
         plan = plan_output_dir(cfg, args)
         tokenizer = models.load_tokenizer(cfg)
@@ -49,24 +50,32 @@ def main(argv: list[str] | None = None, stops: lifecycle.Stops | None = None) ->
         )
         rewards.pool.configure(cfg.reward_workers)
         eval_cfg = eval_config(cfg, args, answer_region) if cfg.eval_every else None
-        lifecycle.hold_run_dir(args.output_dir)  # one process per output_dir, for the life of this one
-        plan = plan_output_dir(cfg, args)  # again, now that no other process can change the directory
+        if launch.is_main():  # one run per output_dir: its main process holds the lock for life
+            lifecycle.hold_run_dir(args.output_dir)
+            plan = plan_output_dir(cfg, args)  # again, now that no other run can change the directory
     except ConfigError as e:
         print(f"zero.train: error: {e}", file=sys.stderr)
         return 2
     if plan.finished:
-        finish(plan)
+        if launch.is_main():
+            finish(plan)
         return 0
 
-    # Nothing above wrote to output_dir but its lock; from here on the run exists.
-    prepare(plan)
+    # Nothing above wrote to output_dir but its lock; from here on the run exists. Every process has read it (above)
+    # before the main one, the only writer of zero's own files, writes to it (zero/launch.py).
+    launch.barrier()
     checkpoint = plan.checkpoint
-    output_dir = write_config(cfg, args, resuming=checkpoint is not None)
+    if launch.is_main():
+        prepare(plan)
+        output_dir = write_config(cfg, args, resuming=checkpoint is not None)
+    else:
+        output_dir = Path(args.output_dir)
     callbacks = []
     if "wandb" in args.report_to:
         from zero.wandb_tables import ReasoningTablesCallback
 
-        tracking.setup_wandb(output_dir, cfg.wandb_project)
+        if launch.is_main():  # the Trainer logs to W&B from the main process only
+            tracking.setup_wandb(output_dir, cfg.wandb_project)
         callbacks.append(ReasoningTablesCallback(output_dir, cfg.wandb_table_every, lexicon=cfg.reflection_lexicon))
     if eval_cfg is not None:
         from zero.eval_callback import EvalCallback
@@ -113,7 +122,9 @@ def main(argv: list[str] | None = None, stops: lifecycle.Stops | None = None) ->
     stopped = lifecycle.train(trainer, checkpoint, stops)
     if stopped is not None:
         return stopped
-    trainer.save_model(str(output_dir))
+    trainer.save_model(str(output_dir))  # every process: FSDP gathers the shards
+    if not launch.is_main():
+        return 0
     tokenizer.save_pretrained(str(output_dir))
     print(f"zero: done; model, rollouts and logs in {output_dir} (python -m zero.replay {output_dir})")
     return 0

@@ -1,0 +1,140 @@
+"""Multi-part golds, several boxes in a prediction, and the failure kinds of issue 14, from real strings.
+
+The 25 MATH train solutions that hold several different boxes come from tests/data/verifier_pairs.jsonl (built by
+bench/build_verifier_pairs.py, with their `unique_id`). For each, the verdict decided for the last box alone and for
+the full answer (the distinct boxes as one list) is written out below; rewards/extract.py says why.
+Run: ``python -m pytest tests/test_rewards_multi_part.py -q`` (about 20 s on 2 cores; starts the grading workers).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from rewards import accuracy_reward, extract_answer, gold_answer, grade_batch
+from rewards.extract import gold_parts
+
+PAIRS = Path(__file__).resolve().parent / "data" / "verifier_pairs.jsonl"
+with PAIRS.open() as _f:
+    ROWS = [json.loads(line) for line in _f]
+MATH = {}  # unique_id -> {kind: row}
+for _row in ROWS:
+    if _row["set"] == "math_train_multi_box":
+        MATH.setdefault(_row["source"].removeprefix("MATH train train/").removesuffix(".json"), {})[_row["kind"]] = _row
+
+# unique_id: (last box alone pays, full answer pays)
+DECIDED = {
+    # math-verify joins the boxes into one answer: every part is needed
+    "algebra/152": (False, True),  # (-2,18) and (8,38)
+    "algebra/1771": (False, True),
+    "intermediate_algebra/396": (False, True),  # "either focus is acceptable", but both are boxed as one answer
+    "intermediate_algebra/1113": (False, True),
+    "intermediate_algebra/1486": (False, True),
+    "intermediate_algebra/1964": (False, True),
+    "number_theory/837": (False, True),  # 20:34 or 8:34 p.m.
+    "precalculus/860": (False, True),  # \frac{3}{2} and -3
+    "precalculus/1040": (False, True),
+    "precalculus/1089": (False, True),
+    "precalculus/1149": (False, True),  # 30 or 150 degrees, boxed twice over
+    "number_theory/796": (True, True),  # 28 or 28_9: one value, both spellings parse as 28
+    # one value restated: the last box, or the same value listed twice
+    "algebra/2156": (True, True),  # \dfrac{1}{6}, \frac{1}{6}
+    "intermediate_algebra/1266": (True, True),  # empty \phantom boxes, then -5
+    "intermediate_algebra/1609": (True, True),  # 16/5, then \frac{16}{5}
+    "prealgebra/452": (True, True),  # -b+2, or 2 - b
+    # an intermediate result boxed first: the last box is the answer, the list is not
+    "algebra/535": (True, False),  # log_2 4 = 2, then 4
+    "geometry/892": (True, False),  # 144, then 12
+    "counting_and_probability/955": (True, False),  # a box in Asymptote code, then 22 (the list does not parse)
+    "number_theory/7041": (True, False),  # a congruence, then 784 (the list does not parse)
+    # an accepted alternative boxed second: the last box pays, a list of both is not one answer
+    "precalculus/865": (True, False),
+    "precalculus/982": (True, False),
+    # a multi-part answer spread over sentences: math-verify, and so the reward, reads the last box only
+    "precalculus/571": (True, False),  # 4 ... -4
+    "precalculus/722": (True, False),  # 30 ... 75, 75
+    "precalculus/1269": (True, False),  # 60 ... 45 ... 75
+}
+
+
+def test_all_25_math_rows_are_decided():
+    assert sorted(MATH) == sorted(DECIDED) and len(DECIDED) == 25
+
+
+@pytest.mark.parametrize("uid", sorted(DECIDED))
+def test_math_train_multi_box(uid):
+    kinds = MATH[uid]
+    gold = kinds["last box alone"]["gold"]
+    predictions = [kinds["last box alone"]["prediction"], kinds["all boxes as one list"]["prediction"]]
+    for region, wrap in (("boxed", "So the answer is {}."), ("answer_tag", "<think> ok </think> <answer> {} </answer>")):
+        scores = accuracy_reward([wrap.format(p) for p in predictions], [gold, gold], answer_region=region)
+        assert tuple(s == 1.0 for s in scores) == DECIDED[uid], region
+
+
+def test_gold_reading_is_math_verifys():
+    """Our string-level reading of each of the 25 solutions parses to what math-verify extracts from the whole
+    solution (the same check passes on all 122 multi-box solutions of MATH train, MATH-500 and Minerva)."""
+    from math_verify import parse, verify
+
+    from rewards.verify import parse_gold
+
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
+    for uid, kinds in MATH.items():
+        solution = kinds["last box alone"]["gold"]
+        ours, theirs = parse_gold(gold_answer(solution)), parse(solution)
+        assert ours and verify(theirs, ours) and verify(ours, theirs), uid
+
+
+def test_issue_14_pairs_agree_with_math_verify():
+    rows = [r for r in ROWS if r["set"] == "issue_14"]
+    assert len(rows) >= 20
+    completions = [f"<think> ok </think> <answer> {r['prediction']} </answer>" for r in rows]
+    scores = accuracy_reward(completions, [r["gold"] for r in rows])
+    for row, score in zip(rows, scores):
+        assert (score == 1.0) == row["expected"], row
+
+
+@pytest.mark.parametrize(
+    "completion, gold, expected",
+    [
+        # the issue's own strings
+        (r"... so \boxed{2}", r"\boxed{1} papers and \boxed{2} bins", 0.0),
+        (r"... so \boxed{1,2}", r"\boxed{1} papers and \boxed{2} bins", 1.0),
+        (r"\boxed{-2} \quad \text{and} \quad \boxed{1}", r"so $x = \boxed{-2}$ or $x = \boxed{1}$.", 1.0),
+        (r"\boxed{-2} \quad \text{and} \quad \boxed{1}", r"The roots are $\boxed{-2, 1}$.", 1.0),
+        (r"\boxed{-2} \quad \text{and} \quad \boxed{1}", "1", 0.0),  # a set is never one value
+        (r"\boxed{-2} \quad \text{and} \quad \boxed{3}", r"The roots are $\boxed{-2, 1}$.", 0.0),
+        (r"\boxed{32, 349}", "32349", 0.0),
+        (r"\boxed{32,349}", "32349", 1.0),
+        # a box outside the final answer with another value is a hedge, whichever gold
+        (r"\boxed{-2}. Checking the other root we find that it must be \boxed{1}", r"The roots are $\boxed{-2, 1}$.", 0.0),
+        (r"\boxed{1}. Wait, let me reconsider this once more, maybe the answer is \boxed{2}", "2", 0.0),
+    ],
+)
+def test_sets_hedges_and_lists(completion, gold, expected):
+    assert accuracy_reward([completion], [gold], answer_region="boxed") == [expected]
+
+
+def test_gold_parts_and_extracted_answer():
+    assert gold_parts(r"so $k = \boxed{5}$ or $k = \boxed{-3}$.") == ["5", "-3"]
+    assert gold_parts(r"area $\boxed{144}$. ... Our answer is then $5+7=\boxed{12}$.") == ["12"]
+    assert extract_answer(r"\boxed{-2} \quad \text{and} \quad \boxed{1}", "boxed") == r"\boxed{-2}, \boxed{1}"
+    assert extract_answer(r"\boxed{-2}. Checking the other root we find that it must be \boxed{1}", "boxed") is None
+
+
+def test_alternatives_name_the_members_of_a_list_gold():
+    gold = r"The roots are $\boxed{-2, 1}$."
+    completions = ["<think> ok </think> <answer> x = -2 \\text{ or } x = 1 </answer>"] * 2
+    assert accuracy_reward(completions, [gold, "1"]) == [1.0, 0.0]  # against one value it is a hedge
+
+
+def test_gold_multi_part_is_counted_and_logged():
+    multi = MATH["algebra/152"]["last box alone"]["gold"]
+    logged = {}
+    accuracy_reward(["<think> a </think> <answer> 7 </answer>"] * 3, [multi, multi, "7"],
+                    log_metric=lambda name, value: logged.__setitem__(name, value))
+    assert logged["rewards/gold_multi_part"] == 2.0
+    assert grade_batch(["7", "7"], ["7", r"$\boxed{144}$ then $\boxed{12}$"]).stats.gold_multi_part == 0
