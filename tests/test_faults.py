@@ -159,19 +159,19 @@ def test_one_process_per_output_dir_and_a_dead_holders_lock_is_taken_over(finish
 
 def test_kill_9_mid_run_then_the_same_command_resumes(tmp_path):
     out = tmp_path / "run"
-    proc = spawn(out, "max_steps=40")
+    proc = spawn(out, "max_steps=20")
     wait_for(out / "completions" / "completions_00003.parquet", proc)
     proc.kill()
     proc.wait()
-    assert run_zero_train(str(TINY_RECIPE), f"output_dir={out}", *SMALL, "max_steps=40") == 0
-    assert_rollouts_exactly_once(out, 40)
+    assert run_zero_train(str(TINY_RECIPE), f"output_dir={out}", *SMALL, "max_steps=20") == 0
+    assert_rollouts_exactly_once(out, 20)
 
 
 @pytest.mark.parametrize("signum, code, extra", [(signal.SIGTERM, 143, []), (signal.SIGINT, 130, []),
                                                  (signal.SIGTERM, 143, ["enable_jit_checkpoint=true"])])
 def test_a_signal_saves_a_checkpoint_at_the_end_of_the_step_and_says_where_to_resume(tmp_path, signum, code, extra):
     out = tmp_path / "run"
-    proc = spawn(out, "max_steps=40", *extra)
+    proc = spawn(out, "max_steps=20", *extra)
     wait_for(out / "completions" / "completions_00001.parquet", proc)
     proc.send_signal(signum)
     printed, _ = proc.communicate(timeout=300)
@@ -184,8 +184,8 @@ def test_a_signal_saves_a_checkpoint_at_the_end_of_the_step_and_says_where_to_re
     assert not (out / "model.safetensors").exists()  # a stopped run is not saved as the final model
     assert_rollouts_exactly_once(out, step)
     if signum == signal.SIGTERM and not extra:
-        assert run_zero_train(str(TINY_RECIPE), f"output_dir={out}", *SMALL, "max_steps=40") == 0
-        assert_rollouts_exactly_once(out, 40)
+        assert run_zero_train(str(TINY_RECIPE), f"output_dir={out}", *SMALL, "max_steps=20") == 0
+        assert_rollouts_exactly_once(out, 20)
 
 
 def test_a_signal_during_the_cold_start_stops_at_once_and_the_rerun_starts_over(tmp_path, capfd):
