@@ -6,7 +6,7 @@ Three sets, each row carrying its source:
   lists and boxes (huggingface/Math-Verify, tests/test_numina_cases.py, test_open_thoughts.py, test_boxed.py and
   test_all.py's set, edge-case and additional-case tables; Apache-2.0), with the verdict its authors assert.
 - ``math_train_multi_box``: the 25 MATH train solutions that hold several different boxes (Hendrycks MATH, MIT,
-  via /work/shared/data/train/math_train.jsonl), each with five predictions: the last box alone, the first box
+  via zero/datafiles/train/math_train.jsonl), each with five predictions: the last box alone, the first box
   alone, the distinct boxes as one list, the same list reversed, and the boxes written as several boxes.
 - ``issue_14``: the failure kinds named in zero's issue 14 (a part of a multi-part gold, several boxes for a set,
   a list mistaken for a thousands separator, hedges), spelt as real completions spell them.

@@ -9,7 +9,7 @@ One reading for both sides, so that the reward pays exactly what math-verify wou
   which math-verify parses as a set, so every part is needed and one part alone scores 0. Boxes separated by
   prose are results restated on the way to the last box, which alone is the answer. Checked on all 122 solutions
   with several boxes in MATH train, MATH-500 and Minerva: the same parse as math-verify's own on the whole
-  solution, every one (the 25 of MATH train with different boxes: tests/test_rewards_multi_part.py). GSM8K's ``#### n`` and bare answers are read whole.
+  solution, every one (tests/test_rewards_multi_part.py). GSM8K's ``#### n`` and bare answers are read whole.
 - **The prediction** is read only from the final answer region (a deliberate difference: math-verify reads
   anything, the reasoning included): with ``answer_region="answer_tag"`` (the ``r1_zero`` template) the text
   inside the single ``<answer>...</answer>`` after the last ``</think>``, its boxes if it has any; with
@@ -143,7 +143,7 @@ def _last_env_wins(text: str, last_end: int) -> bool:
     return close is not None and text.rfind("}") < close.end()
 
 
-def final_boxes(text: str) -> list[str]:
+def final_boxes(text: str, found: list[tuple[int, int, str]] | None = None) -> list[str]:
     """The boxes math-verify reads as the final answer of `text`, in order: the last box, and the earlier boxes
     joined to it (several when they form a set); [] when there is no non-empty box. Empty boxes (``\\phantom{2}``
     copied from a problem) are skipped; a box restated with the same content counts once.
@@ -155,9 +155,11 @@ def final_boxes(text: str) -> list[str]:
     >>> final_boxes(r"\\boxed{-2} \\quad \\text{and} \\quad \\boxed{1}")
     ['-2', '1']
     """
-    found = [b for b in boxes(text) if normalize(b[2])]
+    found = [b for b in (boxes(text) if found is None else found) if normalize(b[2])]  # `found`: boxes(text)
     if not found:
         return []
+    if len(found) == 1:
+        return [found[0][2].strip()]
     chain = [found[-1]]
     use_envs = _last_env_wins(text, found[-1][1])
     envs = 1
@@ -182,11 +184,12 @@ def _final_box(text: str) -> str | None:
     """The final answer held in the boxes of an answer region: one box, or several joined boxes read as a list
     (math-verify reads them as a set), or None when there is no box or a box outside that answer holds another
     value (a hedge: ``\\boxed{1} ... on second thought ... \\boxed{2}``)."""
-    parts = final_boxes(text)
-    if not parts:
-        return None
+    found = boxes(text)
+    parts = final_boxes(text, found)
+    if len(parts) == len(found) or not parts:  # every box is in the answer (the common case: one box), or none is
+        return join_parts(parts) if parts else None
     answer = {normalize(p) for p in parts}
-    if {normalize(c) for _, _, c in boxes(text)} - {""} - answer:
+    if {normalize(c) for _, _, c in found} - {""} - answer:
         return None
     return join_parts(parts)
 

@@ -6,13 +6,10 @@ and hands its run directory to the learning test and the notebook test.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-TINY_RECIPE = REPO / "configs" / "tiny.yaml"
+from helpers import TINY_RECIPE, run_zero_train
 
 
 @pytest.fixture(autouse=True)
@@ -22,24 +19,6 @@ def _offline_wandb(monkeypatch):
     monkeypatch.setenv("WANDB_SILENT", "true")
     for key in ("WANDB_DIR", "WANDB_RUN_ID", "WANDB_RESUME", "WANDB_PROJECT"):
         monkeypatch.delenv(key, raising=False)
-
-
-def run_zero_train(*argv: str) -> int:
-    """`python -m zero.train ARGV` in this process, with the W&B environment it sets reset afterwards."""
-    from zero.train import main
-
-    saved = {k: v for k, v in os.environ.items() if k.startswith("WANDB_")}
-    try:
-        return main(list(argv))
-    finally:
-        import wandb
-
-        if wandb.run is not None:
-            wandb.finish()
-        wandb.teardown()
-        for key in [k for k in os.environ if k.startswith("WANDB_")]:
-            del os.environ[key]
-        os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")

@@ -123,3 +123,111 @@ def test_every_shipped_recipe_parses():
     for recipe in recipes:
         # GPU recipes ask for bf16, which this CPU refuses; everything else must parse as written.
         parse([str(recipe), "bf16=false"], CLASSES)
+
+
+# --- argument groups: one name, default and help per knob; each group checks itself when built ---
+
+
+def test_a_knob_has_one_name_default_and_help_in_every_command():
+    import dataclasses
+
+    from rewards.grade import DEFAULT_TIMEOUT_S
+    from zero.eval import EvalConfig
+    from zero.generate import GenerateConfig
+    from zero.sft import SFTZeroConfig
+
+    def field(cls, name):
+        return next(f for f in dataclasses.fields(cls) if f.name == name)
+
+    commands = (ZeroConfig, SFTZeroConfig, GenerateConfig, EvalConfig)
+    for name in ("model_name_or_path", "dtype", "attn_implementation", "template", "system_prompt", "resume"):
+        helps = {field(cls, name).metadata["help"] for cls in commands}
+        assert len(helps) == 1, name
+    for name in ("answer_region", "reward_timeout_s", "reward_workers"):
+        assert len({(field(c, name).default, field(c, name).metadata["help"]) for c in (ZeroConfig, GenerateConfig,
+                                                                                         EvalConfig)}) == 1  # fmt: skip
+    assert ZeroConfig().reward_timeout_s == GenerateConfig().reward_timeout_s == EvalConfig().reward_timeout_s
+    assert EvalConfig().reward_timeout_s == DEFAULT_TIMEOUT_S  # written once, in rewards.grade
+    # zero.train's in-training eval is zero.eval's own benchmark group, not a copy of its fields
+    from zero.args import BenchmarkArgs
+
+    assert isinstance(ZeroConfig().eval, BenchmarkArgs) and issubclass(EvalConfig, BenchmarkArgs)
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [("reward_timeout_s", "0", "reward_timeout_s must be > 0"),
+     ("reward_workers", "0", "reward_workers must be >= 1"),
+     ("dtype", "fp8", "dtype='fp8': choose one of auto"),
+     ("resume", "maybe", "resume='maybe': choose one of auto, never"),
+     ("template", "r2", "unknown template 'r2'"),
+     ("answer_region", "box", "answer_region='box'"),
+     ("wandb_table_every", "0", "wandb_table_every must be >= 1"),
+     ("max_train_samples", "0", "max_train_samples must be >= 1"),
+     ("eval.n", "0", "eval: n must be >= 1"),
+     ("eval.every", "-1", "eval.every must be >= 0"),
+     ("eval.ks", "[3]", "ks [3] out of range"),
+     ("eval.top_p", "0", "0 < top_p <= 1")],
+)
+def test_each_group_refuses_a_bad_value_when_built(key, value, message):
+    from zero.config import build
+
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        build({key: value}, (ZeroConfig,))
+
+
+def test_the_eval_group_takes_a_mapping_and_dotted_overrides(tmp_path):
+    path = write(tmp_path, "eval:\n  every: 5\n  benchmarks: [gsm8k]\n  n: 4\nbf16: false\n")
+    cfg, _ = parse([path, "eval.n=2", "--eval.limit", "3"], CLASSES)
+    assert (cfg.eval.every, cfg.eval.benchmarks, cfg.eval.n, cfg.eval.limit) == (5, ["gsm8k"], 2, 3)
+    again, _ = parse([write(tmp_path, yaml.safe_dump(resolved((cfg,))))], (ZeroConfig,)) + (None,)
+    assert again.eval == cfg.eval
+    with pytest.raises(ConfigError, match=r"unknown config key 'eval.nn' \(did you mean 'eval.n'\?\)"):
+        parse(["eval.nn=2"], (ZeroConfig,))
+    with pytest.raises(ConfigError, match="eval: expected a mapping"):
+        parse(["eval=3"], (ZeroConfig,))
+
+
+def test_help_lists_every_key_under_its_group():
+    from zero.config import help_text
+
+    text = help_text((ZeroConfig,))
+    for group, key in [("ModelArgs", "dtype"), ("RewardArgs", "reward_timeout_s"), ("ZeroConfig", "eval.every")]:
+        assert f"\n{group}:" in text and f"  {key} (" in text.split(f"\n{group}:")[1].split("\n\n")[0]
+
+
+def test_the_grading_deadline_reaches_a_reward_by_its_signature_not_its_name(monkeypatch):
+    import rewards
+    from zero.rollouts import RewardSuite
+
+    seen = []
+
+    def strict(completions, solution, answer_region="answer_tag", timeout_s=9.0, **kwargs):
+        seen.append(timeout_s)
+        return [0.0] * len(completions)
+
+    monkeypatch.setitem(rewards.REWARDS, "strict", strict)
+    suite = RewardSuite(["strict", "format"], None, "answer_tag", [0], timeout_s=0.5)
+    suite.reward_funcs[0](["<answer> 1 </answer>"], solution=["1"])
+    assert seen == [0.5]
+    assert suite._options(rewards.format_reward) == {}  # a reward without a deadline gets none
+
+
+@pytest.mark.parametrize(
+    "command, argv",
+    [("train", ["reward_timeout_s=0"]), ("train", ["reward_workers=0"]), ("train", ["eval.n=0"]),
+     ("generate", ["model_name_or_path=t", "reward_timeout_s=0"]), ("generate", ["model_name_or_path=t", "reward_workers=0"]),
+     ("eval", ["model_name_or_path=t", "reward_timeout_s=0"]), ("eval", ["model_name_or_path=t", "reward_workers=0"]),
+     ("sft", ["configs/sft/tiny_distill.yaml", "dtype=fp8"]), ("sft", ["configs/sft/tiny_distill.yaml", "resume=maybe"])],
+)
+def test_every_command_exits_2_on_a_bad_value_before_writing(tmp_path, capsys, monkeypatch, command, argv):
+    import importlib
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).parents[1])
+    out = tmp_path / "out"
+    where = {"generate": f"output_file={out / 'traces.jsonl'}"}.get(command, f"output_dir={out}")
+    assert importlib.import_module(f"zero.{command}").main([*argv, where]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(f"zero.{command}: error: "), err
+    assert not out.exists()

@@ -41,14 +41,14 @@ def test_every_benchmark_loads_with_a_gold(name):
 
 def test_bad_input_exits_2_before_writing(tmp_path, tiny, capsys):
     out = tmp_path / "out"
-    assert main([f"model={tiny}", "benchmarks=gsm8k,mat500", f"output_dir={out}"]) == 2
+    assert main([f"model_name_or_path={tiny}", "benchmarks=gsm8k,mat500", f"output_dir={out}"]) == 2
     err = capsys.readouterr().err
     assert "unknown benchmark 'mat500'" in err and "aime24, amc23, gsm8k, math500, minerva, olympiadbench" in err
-    assert main([f"model={tmp_path / 'nope'}", "benchmarks=gsm8k", f"output_dir={out}"]) == 2
+    assert main([f"model_name_or_path={tmp_path / 'nope'}", "benchmarks=gsm8k", f"output_dir={out}"]) == 2
     assert "does not exist" in capsys.readouterr().err
-    assert main([f"model={tiny}", "n=2", "ks=1,4", f"output_dir={out}"]) == 2
+    assert main([f"model_name_or_path={tiny}", "n=2", "ks=1,4", f"output_dir={out}"]) == 2
     assert "ks [4] out of range" in capsys.readouterr().err
-    assert main([f"model={tiny}", "benchmarks=gsm8k", "max_tokens=4096", "limit=1", f"output_dir={out}"]) == 2
+    assert main([f"model_name_or_path={tiny}", "benchmarks=gsm8k", "max_tokens=4096", "limit=1", f"output_dir={out}"]) == 2
     assert "exceeds the context length 512" in capsys.readouterr().err
     assert not out.exists()
     assert main(["--help"]) == 0 and "think_prefix" in capsys.readouterr().out
@@ -82,7 +82,7 @@ def test_scoring_of_fixed_completions(tmp_path, tiny):
         ("1", 2): "</think> \\boxed{3}",
         ("1", 3): "</think> \\boxed{1} or \\boxed{3}",  # a hedge: no answer
     }
-    cfg = EvalConfig(model=tiny, benchmarks=["gsm8k"], limit=2, n=4, max_tokens=8, output_dir=str(tmp_path / "out"))
+    cfg = EvalConfig(model_name_or_path=tiny, benchmarks=["gsm8k"], limit=2, n=4, max_tokens=8, output_dir=str(tmp_path / "out"))
     results = evaluate(cfg, generator=CannedGenerator(texts))
     m = results["benchmarks"]["gsm8k"]
     assert m["pass@1"] == pytest.approx((2 / 4 + 1 / 4) / 2)
@@ -102,7 +102,7 @@ def test_scoring_of_fixed_completions(tmp_path, tiny):
 
 def test_output_files_and_their_fields(tmp_path, tiny):
     out = tmp_path / "out"
-    assert main([f"model={tiny}", "benchmarks=gsm8k,amc23", "limit=2", "n=2", "max_tokens=6", "backend=hf",
+    assert main([f"model_name_or_path={tiny}", "benchmarks=gsm8k,amc23", "limit=2", "n=2", "max_tokens=6", "backend=hf",
                  "temperature=1.0", f"output_dir={out}"]) == 0
     results = json.loads((out / "results.json").read_text())
     assert set(results["benchmarks"]) == {"gsm8k", "amc23"} and results["backend"] == "hf"
@@ -129,7 +129,7 @@ def test_think_prefix_reaches_the_model(tmp_path, tiny):
     seen = []
     model.register_forward_pre_hook(lambda mod, args, kwargs: seen.append(kwargs["input_ids"][0].tolist()),
                                     with_kwargs=True)
-    cfg = EvalConfig(model=tiny, benchmarks=["gsm8k"], limit=1, n=1, max_tokens=2, output_dir=str(tmp_path / "a"))
+    cfg = EvalConfig(model_name_or_path=tiny, benchmarks=["gsm8k"], limit=1, n=1, max_tokens=2, output_dir=str(tmp_path / "a"))
     evaluate(cfg, generator=HFGenerator(model, tokenizer), tokenizer=tokenizer)
     with_prefix = seen[0]
     seen.clear()
@@ -148,10 +148,10 @@ def test_think_prefix_is_not_doubled_by_a_template_that_adds_it():
 
     tokenizer = load_tokenizer()
     tokenizer.chat_template += "{% if add_generation_prompt %}<think>\n{% endif %}"  # as R1-Distill's newer template
-    prompt, model_input = prompt_text(EvalConfig(model="x"), tokenizer, "1 + 2")
+    prompt, model_input = prompt_text(EvalConfig(model_name_or_path="x"), tokenizer, "1 + 2")
     assert model_input.endswith("<|assistant|><think>\n") and model_input.count("<think>") == 1
     assert prompt.endswith("<|assistant|>")
-    prompt, model_input = prompt_text(EvalConfig(model="x", template="r1_zero"), tokenizer, "1 + 2")
+    prompt, model_input = prompt_text(EvalConfig(model_name_or_path="x", template="r1_zero"), tokenizer, "1 + 2")
     assert prompt == model_input and model_input.endswith("User: 1 + 2. Assistant:")  # R1-Zero: nothing forced
 
 
@@ -168,7 +168,7 @@ def _stop_after(rows: int):
 
 
 def test_interrupted_run_resumes_to_the_same_samples(tmp_path, tiny, capsys):
-    common = dict(model=tiny, benchmarks=["gsm8k"], limit=3, n=4, max_tokens=12, temperature=1.0, top_p=0.9,
+    common = dict(model_name_or_path=tiny, benchmarks=["gsm8k"], limit=3, n=4, max_tokens=12, temperature=1.0, top_p=0.9,
                   backend="hf", batch_size=4)
     whole = evaluate(EvalConfig(**common, output_dir=str(tmp_path / "whole")))
     out = tmp_path / "resumed"
@@ -232,7 +232,7 @@ def test_vllm_backend_prefix_and_seeded_resume(tmp_path, tiny, monkeypatch):
         real(requests, sampling, lambda samples: (seen.extend(samples), on_done(samples)))
 
     generator.generate = spy
-    cfg = EvalConfig(model=tiny, benchmarks=["gsm8k"], limit=2, n=3, max_tokens=8, temperature=1.0,
+    cfg = EvalConfig(model_name_or_path=tiny, benchmarks=["gsm8k"], limit=2, n=3, max_tokens=8, temperature=1.0,
                      output_dir=str(tmp_path / "out"))
     first = evaluate(cfg, generator=generator)
     expected = {p.prompt_id: tokenizer(prompt_text(cfg, tokenizer, p.problem)[1], add_special_tokens=False)["input_ids"]
@@ -258,7 +258,7 @@ def test_eval_recipes_parse_and_state_their_expected_result(path):
     from zero.config import parse
 
     (cfg,) = parse([str(path)], (EvalConfig,))
-    header = path.read_text().split("\nmodel:")[0]
+    header = path.read_text().split("\nmodel_name_or_path:")[0]
     assert "Expected result" in header and f"python -m zero.eval configs/eval/{path.name}" in header
     if not path.name.startswith("step0_"):  # step0_*: base models read with their RL recipe's protocol (test_recipes)
         assert cfg.template == "r1_distill" and (cfg.temperature, cfg.top_p, cfg.max_tokens) == (0.6, 0.95, 32768)

@@ -251,7 +251,8 @@ def test_a_full_disk_then_a_read_only_one_are_one_line_errors_naming_the_path(sm
 def test_a_non_finite_loss_or_grad_norm_is_caught_before_that_step_is_saved(tmp_path, key, value):
     from transformers import TrainerControl, TrainerState
 
-    from zero.lifecycle import DivergenceGuard, Diverged
+    from zero.guards import DivergenceGuard
+    from zero.lifecycle import Diverged
 
     (tmp_path / "checkpoint-2").mkdir()
     state = TrainerState()
@@ -263,7 +264,7 @@ def test_a_non_finite_loss_or_grad_norm_is_caught_before_that_step_is_saved(tmp_
 def test_a_collapse_is_warned_about_once_and_logged(tmp_path, capsys):
     from transformers import TrainerControl, TrainerState
 
-    from zero.lifecycle import DivergenceGuard
+    from zero.guards import DivergenceGuard
 
     guard, state = DivergenceGuard(tmp_path, window=2), TrainerState()
     flags = []

@@ -99,7 +99,7 @@ def _argv(tiny_dir, tmp_path, *extra):
 
 def test_generate_writes_only_verified_rows_and_resumes_where_it_stopped(tiny_dir, tmp_path, monkeypatch, capsys):
     interrupted = ScriptedTeacher(stop_after=2)
-    monkeypatch.setattr(generate, "make_backend", lambda cfg, tok: interrupted)
+    monkeypatch.setattr(generate, "make_generator", lambda *args: interrupted)
     with pytest.raises(KeyboardInterrupt):
         generate.main(_argv(tiny_dir, tmp_path))
     log = tmp_path / "out" / "traces.samples.jsonl"
@@ -107,7 +107,7 @@ def test_generate_writes_only_verified_rows_and_resumes_where_it_stopped(tiny_di
     with log.open("a") as f:
         f.write('{"problem_index": 3, "sampl')  # a write cut short by the kill
     resumed = ScriptedTeacher()
-    monkeypatch.setattr(generate, "make_backend", lambda cfg, tok: resumed)
+    monkeypatch.setattr(generate, "make_generator", lambda *args: resumed)
     assert generate.main(_argv(tiny_dir, tmp_path)) == 0
     assert len(resumed.drawn) == 15 - 8 and not set(resumed.drawn) & set(interrupted.drawn)
     rows = [json.loads(line) for line in (tmp_path / "out" / "traces.jsonl").read_text().splitlines()]
@@ -119,7 +119,7 @@ def test_generate_writes_only_verified_rows_and_resumes_where_it_stopped(tiny_di
 
 
 def test_a_log_from_another_teacher_or_resume_never_is_refused(tiny_dir, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(generate, "make_backend", lambda cfg, tok: ScriptedTeacher())
+    monkeypatch.setattr(generate, "make_generator", lambda *args: ScriptedTeacher())
     assert generate.main(_argv(tiny_dir, tmp_path)) == 0
     assert generate.main(_argv(tiny_dir, tmp_path, "resume=never")) == 2
     assert "resume=auto continues it" in capsys.readouterr().err

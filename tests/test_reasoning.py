@@ -1,6 +1,6 @@
 """Reasoning telemetry against hand-written completions: reflection counting, regions, the aha finder, step metrics.
 
-Run: `cd /work/main && PYTHONPATH=. .venv/bin/python -m pytest tests/test_reasoning.py -q`
+Run: python -m pytest tests/test_reasoning.py -q
 """
 
 from __future__ import annotations
@@ -167,9 +167,6 @@ def test_annotate_rejects_misaligned_columns():
 
 
 def test_annotate_with_the_real_extractor():
-    rewards = pytest.importorskip("rewards")
-    if not hasattr(rewards, "extract_answer"):
-        pytest.skip("rewards.extract_answer not written yet")
     text = "<think>\\boxed{5}. Wait, the sign flips: 3</think> so \\boxed{3}"
     cols = annotate([text], [True], [True], [20], "boxed")
     assert cols["self_correction"] == [True]

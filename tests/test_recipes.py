@@ -18,7 +18,7 @@ def test_flash_attention_falls_back_to_sdpa_where_flash_attn_cannot_run(capsys):
 
     if is_flash_attn_2_available():
         pytest.skip("flash-attn runs here: nothing falls back")
-    kwargs = models.model_init_kwargs(ZeroConfig(attn_implementation="flash_attention_2", torch_dtype="bfloat16"))
+    kwargs = models.model_init_kwargs(ZeroConfig(attn_implementation="flash_attention_2", dtype="bfloat16"))
     assert kwargs == {"dtype": "bfloat16", "attn_implementation": "sdpa"}
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "flash-attn is not usable here" in out and "using sdpa" in out
@@ -180,5 +180,5 @@ def test_step0_eval_configs_read_the_base_model_with_its_recipes_template(name):
     trains = {"step0_qwen2.5_math_1.5b.yaml": "qwen2.5-math-1.5b.yaml",
               "step0_qwen2.5_1.5b_simplerl.yaml": "qwen1.5b-simplerl-zoo.yaml"}[name]
     train_cfg, _ = recipe(trains)
-    assert (cfg.model, cfg.template) == (train_cfg.model_name_or_path, train_cfg.template)
+    assert (cfg.model_name_or_path, cfg.template) == (train_cfg.model_name_or_path, train_cfg.template)
     assert (cfg.temperature, cfg.n) == (0.0, 1)  # greedy, as both sources read base models

@@ -1,84 +1,21 @@
 """Replay from a run directory's files: loading, per-step summary, aha finder, PNGs and the notebook.
 
-Run: `cd /work/main && PYTHONPATH=. .venv/bin/python -m pytest tests/test_replay.py -q`
+Run: python -m pytest tests/test_replay.py -q
 
-`write_synthetic_run` builds a small run directory in the documented rollout format (also used by
-tests/test_wandb_tables.py): 3 prompts x 4 completions, accuracy rising 0 -> 3/4 over four rollout batches,
-each batch logged at two consecutive steps (as TRL does with num_iterations=2, with a `rollout_step`
-column), and one self-correction at step 5.
+The run directory is tests/helpers.py's `write_synthetic_run` (3 prompts x 4 completions, accuracy rising
+0 -> 3/4, one self-correction at step 5).
 """
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import AHA_STEP, AHA_TEXT, execute_notebook, write_synthetic_run
 
-from zero import reasoning, replay
-
-REPO = Path(__file__).resolve().parents[1]
-PROMPTS = {"p0": ("What is 3 + 4?", "7"), "p1": ("What is 6 * 2?", "12"), "p2": ("What is 9 - 5?", "4")}
-AHA_STEP = 5
-AHA_TEXT = "<think>6 * 2 = 8. Wait, that is wrong: 6 * 2 = 12</think> <answer>12</answer>"
-
-
-def _answer(text: str, region: str) -> str | None:
-    found = re.findall(r"<answer>(.*?)</answer>", text, re.S)
-    return found[-1].strip() if found else None
-
-
-def _completion(rollout: int, gold: str, correct: bool, index: int) -> str:
-    filler = " ".join(["step"] * (5 * rollout))  # completions grow longer batch by batch
-    if not correct and index == 3:
-        return f"<think>{filler} hmm, still thinking"  # truncated: no closing tags
-    answer = gold if correct else str(int(gold) + 1)
-    check = " Let me check: it holds." if rollout >= 3 else ""
-    return f"<think>{filler} so it is {answer}.{check}</think> <answer>{answer}</answer>"
-
-
-def write_synthetic_run(run_dir: Path, rollouts: int = 4) -> Path:
-    """A run directory with 2 * `rollouts` completion files and a zero_config.yaml; returns `run_dir`."""
-    (run_dir / "completions").mkdir(parents=True)
-    (run_dir / "zero_config.yaml").write_text("template: r1_zero\nanswer_region: null\nreflection_lexicon: null\n")
-    for rollout in range(1, rollouts + 1):
-        rows = []
-        for prompt_id, (problem, gold) in PROMPTS.items():
-            for index in range(4):
-                correct = index < rollout - 1  # 0, 1, 2, 3 of 4 correct
-                text = _completion(rollout, gold, correct, index)
-                if prompt_id == "p1" and index == 0 and 2 * rollout - 1 == AHA_STEP:
-                    text = AHA_TEXT
-                rows.append(
-                    {
-                        "prompt": f"User: {problem}. Assistant:",
-                        "completion": text,
-                        "reward_accuracy": 1.0 if correct else 0.0,
-                        "reward_format": 1.0 if "</answer>" in text else 0.0,
-                        "prompt_id": prompt_id,
-                        "solution": gold,
-                        "completion_tokens": len(text.split()),
-                        "truncated": "</answer>" not in text,
-                        "rollout_step": rollout,
-                    }
-                )
-        frame = pd.DataFrame(rows)
-        frame["reward"] = frame["reward_accuracy"] + frame["reward_format"]
-        frame["advantage"] = frame["reward"] - frame.groupby("prompt_id")["reward"].transform("mean")
-        columns = reasoning.annotate(
-            frame["completion"].tolist(),
-            (frame["reward_accuracy"] == 1.0).tolist(),
-            (frame["reward_format"] == 1.0).tolist(),
-            frame["completion_tokens"].tolist(),
-            "answer_tag",
-            extract_answer=_answer,
-        )
-        frame = frame.assign(**columns)
-        for step in (2 * rollout - 1, 2 * rollout):  # num_iterations=2: the batch is logged at two steps
-            frame.assign(step=step).to_parquet(run_dir / "completions" / f"completions_{step:05d}.parquet")
-    return run_dir
+from zero import replay
 
 
 @pytest.fixture
@@ -170,21 +107,6 @@ def test_cli_prints_summary_and_writes_pngs(run_dir, capsys):
         path = run_dir / "replay" / name
         assert path.stat().st_size > 10_000, f"{path} is (nearly) empty"
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def execute_notebook(run_dir: Path, monkeypatch) -> list[dict]:
-    """Executes notebooks/replay.ipynb against `run_dir` (any failing cell raises); returns the code cells' outputs."""
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    monkeypatch.setenv("ZERO_RUN_DIR", str(run_dir))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    notebook = nbformat.read(REPO / "notebooks" / "replay.ipynb", as_version=4)
-    # kernel "python3" runs on sys.executable (jupyter_client substitutes it for "python"): the venv's python
-    client = nbclient.NotebookClient(
-        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(REPO / "notebooks")}}
-    )
-    client.execute()
-    return [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
 
 
 def test_notebook_runs_headless(run_dir, monkeypatch):

@@ -15,7 +15,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import REPO, TINY_RECIPE, run_zero_train
+from helpers import REPO, TINY_RECIPE, run_zero_train
 
 # A short run of the tiny recipe: a few cold-start steps, two GRPO steps, small batches.
 FAST = ["cold_start_steps=40", "cold_start_learning_rate=3e-3", "max_steps=2", "num_generations=4", "per_device_train_batch_size=8",
@@ -27,7 +27,7 @@ ROLLOUT_COLUMNS = {"step", "prompt_id", "prompt", "completion", "solution", "rew
 
 def test_two_step_smoke_run_trains_and_writes_everything(tmp_path):
     out = tmp_path / "run"
-    evaluation = ["eval_every=2", "eval_benchmarks=gsm8k", "eval_limit=2", "eval_n=2", "eval_max_tokens=8"]
+    evaluation = ["eval.every=2", "eval.benchmarks=gsm8k", "eval.limit=2", "eval.n=2", "eval.max_tokens=8"]
     assert run_zero_train(str(TINY_RECIPE), f"output_dir={out}", *FAST, *evaluation) == 0
 
     before, after = load_file(out / "cold_start" / "model.safetensors"), load_file(out / "model.safetensors")
@@ -125,7 +125,7 @@ def test_tiny_recipe_learns(tiny_run):
 @pytest.mark.slow
 def test_notebook_and_replay_cli_on_the_tiny_run(tiny_run, monkeypatch, capsys):
     """The replay notebook and `python -m zero.replay` read a real run's files (CI: the tiny recipe's)."""
-    from test_replay import execute_notebook
+    from helpers import execute_notebook
     from zero import replay
 
     outputs = execute_notebook(tiny_run, monkeypatch)

@@ -15,7 +15,7 @@ import json
 import pandas as pd
 import pytest
 
-from conftest import TINY_RECIPE, run_zero_train
+from helpers import TINY_RECIPE, run_zero_train
 
 pytestmark = [
     pytest.mark.vllm,

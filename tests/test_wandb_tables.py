@@ -1,6 +1,6 @@
 """The W&B callback publishes rollout files to an offline run: completions tables, length histograms, first aha.
 
-Run: `cd /work/main && PYTHONPATH=. .venv/bin/python -m pytest tests/test_wandb_tables.py -q`
+Run: python -m pytest tests/test_wandb_tables.py -q
 Uses `wandb.init(mode="offline")` in a temp dir: nothing leaves the machine; the offline run files are the proof.
 """
 
@@ -11,12 +11,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from test_replay import AHA_STEP, write_synthetic_run  # tests/ is on sys.path (pytest's rootdir-less import mode)
+import wandb
+from helpers import AHA_STEP, write_synthetic_run  # tests/ is on sys.path (pytest's default import mode)
 from transformers import TrainerState
 
 from zero.wandb_tables import AHA_KEY, TABLE_KEY, ReasoningTablesCallback, file_step
-
-wandb = pytest.importorskip("wandb")
 
 
 @pytest.fixture

@@ -1,8 +1,16 @@
 """One typed config: our knobs (`ZeroConfig`) beside TRL's `GRPOConfig`, filled from YAML and the command line.
 
-A recipe is a flat YAML mapping; each key belongs to exactly one of the dataclasses given to `parse`. Command-line
-overrides (`key=value`, `--key value`, `--key=value`, a bare `--flag` for booleans) win over the YAML. An unknown key
-is an error naming the closest valid one; a value of the wrong type is an error naming the field and the type.
+Our knobs come in argument groups (`ModelArgs`, `DataArgs`, `ProblemArgs`, `PromptArgs`, `RewardArgs`,
+`TelemetryArgs`, `LoggingArgs`, `RunArgs`, `GenerationArgs`, `BenchmarkArgs`), as open-r1 hands TRL's parser
+`ScriptArguments` and `ModelConfig`: each command's config (`ZeroConfig` here, `SFTZeroConfig`, `GenerateConfig`,
+`EvalConfig`) is composed of the groups it needs, so a knob has one name, one default and one help text in every
+command. Each group checks its fields in `__post_init__`: a bad value fails when the config is built.
+
+A recipe is a YAML mapping; each key belongs to one of the dataclasses given to `parse` (a key two of them
+declare, such as `seed`, goes to both). A field that is itself a group (zero.train's `eval`) takes a mapping in
+YAML and dotted keys on the command line (`eval.every=50`). Command-line overrides (`key=value`, `--key value`,
+`--key=value`, a bare `--flag` for booleans) win over the YAML. An unknown key is an error naming the closest valid
+one; a value of the wrong type is an error naming the field and the type.
 
 >>> from trl import GRPOConfig
 >>> zero_cfg, args = parse(["learning_rate=2e-6", "--template", "qwen_math_boxed", "bf16=false"],
@@ -15,101 +23,47 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import json
 import re
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from zero.args import (DataArgs, LoggingArgs, ModelArgs, ProblemArgs, PromptArgs, RewardArgs, RunArgs, TelemetryArgs,
+                       TrainingEvalArgs, _positive, help_field)
+from zero.errors import ConfigError  # also zero.config.ConfigError, the name every command catches
+
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
-
-class ConfigError(ValueError):
-    """A bad config: the message names the problem and the fix. `zero` commands exit with code 2 on it."""
-
-
-def help_field(text: str, **kw) -> Any:
-    """A dataclass field whose help text `--help` shows (every zero command's config uses it)."""
-    return field(metadata={"help": text}, **kw)
-
-
-_help = help_field
+_help = help_field  # help_field is zero.args'; `from zero.config import help_field` keeps working
 
 
 @dataclass
-class ZeroConfig:
-    """zero's own knobs. Everything about the GRPO algorithm itself is TRL's `GRPOConfig`."""
+class ZeroConfig(ModelArgs, DataArgs, ProblemArgs, PromptArgs, RewardArgs, TelemetryArgs, LoggingArgs, RunArgs):
+    """zero.train's knobs: the groups above, and its own. Everything about the GRPO algorithm itself is TRL's
+    `GRPOConfig`."""
 
-    model_name_or_path: str = _help(
-        "Hub id (Qwen/Qwen2.5-1.5B), a local checkpoint directory (a zero.sft output), or builtin:tiny "
-        "(a ~1M-parameter Qwen2 model and tokenizer built in code, for CPU runs).",
-        default="builtin:tiny",
-    )
-    torch_dtype: str = _help("Weights dtype: auto, bfloat16, float16 or float32.", default="auto")
-    attn_implementation: str | None = _help("sdpa, eager, flash_attention_2; None lets transformers pick.", default=None)
-    dataset_name: str = _help(
-        "Hub dataset id, a local .jsonl/.json/.parquet file (zero/datafiles/... also names the files zero ships), or "
-        "builtin:arithmetic (generated, for CPU runs).",
-        default="builtin:arithmetic",
-    )
-    dataset_config: str | None = _help("Hub dataset config name (subset).", default=None)
-    dataset_split: str = _help("Split to train on.", default="train")
-    problem_field: str | None = _help("Column holding the problem; None: first of problem, question, prompt.", default=None)
-    solution_field: str | None = _help(
-        "Column holding the gold answer; None: first of answer, solution, final_answer, gold.", default=None
-    )
     max_train_samples: int | None = _help("Keep only the first N problems (after shuffling with `seed`).", default=None)
     dataset_levels: list[int] | None = _help(
         "Keep only problems whose `level` column is one of these (MATH's difficulty 1-5, as 3 or \"Level 3\"; "
         "SimpleRL-Zoo and Dr. GRPO train on 3,4,5); None: every problem.",
         default=None,
     )
-    template: str = _help(
-        "Prompt template (zero/templates.py): r1_zero, qwen_math_boxed, simplerl_abel, simplerl_qwen_boxed, chat, "
-        "r1_distill.",
-        default="r1_zero",
-    )
-    system_prompt: str | None = _help("System message for the chat templates.", default=None)
-    answer_region: str | None = _help(
-        "Where the final answer is read: answer_tag or boxed; None: the template's own.", default=None
-    )
     reward_funcs: list[str] = _help(
         "Reward functions by name (rewards.REWARDS); weights are TRL's `reward_weights`, in the same order.",
         default_factory=lambda: ["accuracy", "format"],
     )
-    reward_timeout_s: float = _help(
-        "Hard deadline per answer for math-verify; an answer past it scores 0 and counts in rewards/timeouts.",
-        default=2.0,
+    eval: TrainingEvalArgs = _help(
+        "Evaluation during training (zero.eval's benchmark settings): eval.every, eval.benchmarks, eval.n, ...",
+        default_factory=TrainingEvalArgs,
     )
-    reward_workers: int | None = _help(
-        "Processes grading answers with math-verify, per training process; None: the node's cores divided among "
-        "its training processes.",
-        default=None,
-    )
-    reflection_lexicon: list[str] | None = _help(
-        "Reflection words/phrases counted per completion; None: zero.reasoning.DEFAULT_REFLECTION_LEXICON.", default=None
-    )
-    wandb_project: str = _help("W&B project (report_to must include wandb).", default="zero")
-    wandb_table_every: int = _help("Log a W&B table of completions every N steps (>= 1).", default=10)
-    resume: str = _help(
-        "auto: resume from output_dir's last checkpoint when it holds one; never: refuse an output_dir that already "
-        "holds a run.",
-        default="auto",
-    )
-    # Evaluation during training (zero.eval on the live policy, HF generation), logged under eval/...
-    eval_every: int = _help("Evaluate every N steps and at the last step (0: never).", default=0)
-    eval_benchmarks: list[str] = _help("Benchmarks by name (zero.benchmarks.BENCHMARKS).", default_factory=lambda: ["gsm8k"])
-    eval_limit: int | None = _help("Problems per benchmark (None: all).", default=50)
-    eval_n: int = _help("Samples per problem (pass@1 is their mean).", default=4)
-    eval_max_tokens: int = _help("Longest completion during evaluation.", default=1024)
-    eval_temperature: float = _help("Sampling temperature during evaluation (DeepSeek: 0.6).", default=0.6)
-    eval_batch_size: int = _help("Sequences per HF generate call during evaluation.", default=16)
     # The tiny CPU recipe: its task and its cold start (DeepSeek-R1's cold-start SFT, scaled down).
     tiny_num_problems: int = _help("builtin:arithmetic: number of generated problems.", default=2000)
     tiny_max_operand: int = _help("builtin:arithmetic: operands are drawn from 0..N.", default=9)
@@ -121,6 +75,12 @@ class ZeroConfig:
         "Share of cold-start traces whose answer is right (the rest are random): a weak prior for RL to sharpen.",
         default=0.2,
     )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _positive(self, "max_train_samples", allow_none=True)
+        if not self.reward_funcs:
+            raise ConfigError("reward_funcs is empty: name at least one reward (accuracy, format)")
 
 
 def _type_name(tp: Any) -> str:
@@ -157,6 +117,12 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
         raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
     if tp is Any:
         return value
+    if dataclasses.is_dataclass(tp):  # a group (zero.train's `eval`): a mapping of its own keys
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping of {tp.__name__} keys ({key}.KEY=VALUE), got {value!r}")
+        return build(value, (tp,), prefix=f"{key}.")[0]
     if origin is typing.Literal:
         if value not in args:
             raise ConfigError(f"{key}: expected one of {', '.join(map(str, args))}, got {value!r}")
@@ -216,7 +182,7 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
     return value
 
 
-_KEY_VALUE = re.compile(r"^[A-Za-z_][\w-]*=")
+_KEY_VALUE = re.compile(r"^[A-Za-z_][\w.-]*=")
 
 
 def parse_overrides(tokens: list[str]) -> dict[str, str]:
@@ -298,25 +264,43 @@ def load_yaml(path: str | Path | Traversable) -> dict[str, Any]:
     return data
 
 
+@functools.cache
 def _init_fields(cls: type) -> dict[str, Any]:
     hints = typing.get_type_hints(cls)
     return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.init}
 
 
-def build(values: dict[str, Any], classes: tuple[type, ...]) -> tuple[Any, ...]:
-    """Instances of `classes` from a flat dict whose every key must belong to one of them."""
+def _nest(values: dict[str, Any]) -> dict[str, Any]:
+    """Dotted keys (`eval.every`) folded into the mapping of their group, over what the YAML gave it."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        head, dot, rest = key.partition(".")
+        if not dot:
+            out[key] = {**out[key], **value} if isinstance(out.get(key), dict) and isinstance(value, dict) else value
+            continue
+        group = out.get(head)
+        out[head] = {**(group if isinstance(group, dict) else {}), rest: value}
+    return out
+
+
+def build(values: dict[str, Any], classes: tuple[type, ...], prefix: str = "") -> tuple[Any, ...]:
+    """Instances of `classes` from a dict whose every key must belong to one of them. Each instance checks its
+    own values (the groups' `__post_init__`); a failure is a ConfigError naming the key (with `prefix`)."""
+    values = _nest(values)
     fields = [_init_fields(cls) for cls in classes]
     known = set().union(*fields)
     for key in values:
         if key not in known:
             close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
-            hint = f" (did you mean {close[0]!r}?)" if close else "; `--help` lists the valid keys"
-            raise ConfigError(f"unknown config key {key!r}{hint}")
+            hint = f" (did you mean {prefix + close[0]!r}?)" if close else "; `--help` lists the valid keys"
+            raise ConfigError(f"unknown config key {prefix + key!r}{hint}")
     out = []
     for cls, types_ in zip(classes, fields):
-        kwargs = {k: coerce(v, types_[k], k) for k, v in values.items() if k in types_}
+        kwargs = {k: coerce(v, types_[k], prefix + k) for k, v in values.items() if k in types_}
         try:
             out.append(cls(**kwargs))
+        except ConfigError as e:
+            raise ConfigError(f"{prefix.rstrip('.')}: {e}" if prefix else str(e)) from None
         except (ValueError, TypeError) as e:
             raise ConfigError(f"invalid {cls.__name__}: {e}") from None
     return tuple(out)
@@ -333,23 +317,51 @@ def parse(
     return build(values, classes)
 
 
-def help_text(classes: tuple[type, ...]) -> str:
-    """Every key with its type, default and help, for `--help`."""
+def _defining_class(cls: type, name: str) -> type:
+    """The first class in `cls`'s bases (a group, or `cls` itself) with a field `name`."""
+    return next(c for c in reversed(cls.__mro__) if dataclasses.is_dataclass(c) and name in _init_fields(c))
+
+
+def _help_lines(cls: type, prefix: str = "") -> list[str]:
+    hints = _init_fields(cls)
     lines = []
+    for f in dataclasses.fields(cls):
+        if not f.init or f.name.startswith("_"):
+            continue
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            lines += _help_lines(tp, f"{prefix}{f.name}.")
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else "<factory>"
+        text = " ".join(str(f.metadata.get("help", "")).split())[:160]
+        lines.append((_defining_class(cls, f.name).__name__ if not prefix else "",
+                      f"  {prefix}{f.name} ({_type_name(tp)}, default {default!r}): {text}"))  # fmt: skip
+    return lines
+
+
+def help_text(classes: tuple[type, ...]) -> str:
+    """Every key with its type, default and help, for `--help`, under the group that declares it."""
+    out = []
     for cls in classes:
-        lines.append(f"\n{cls.__name__}:")
-        hints = _init_fields(cls)
-        for f in dataclasses.fields(cls):
-            if not f.init or f.name.startswith("_"):
-                continue
-            default = f.default if f.default is not dataclasses.MISSING else "<factory>"
-            text = " ".join(str(f.metadata.get("help", "")).split())[:160]
-            lines.append(f"  {f.name} ({_type_name(hints[f.name])}, default {default!r}): {text}")
-    return "\n".join(lines)
+        by_group: dict[str, list[str]] = {}
+        for group, line in _help_lines(cls):
+            by_group.setdefault(group or cls.__name__, []).append(line)
+        order = [c.__name__ for c in cls.__mro__[1:] if c.__name__ in by_group] + [cls.__name__] * (cls.__name__ in by_group)
+        for group in order:
+            out += [f"\n{group}:", *by_group[group]]
+    return "\n".join(out)
 
 
 # Filled in by GRPOConfig.__post_init__ from steps_per_generation; TRL refuses both set at once.
 _DERIVED = {"generation_batch_size"}
+
+
+def write_resolved(path: str | Path, instances: tuple[Any, ...]) -> dict[str, Any]:
+    """Write the resolved config of `instances` (every key, see `resolved`) to the YAML file `path`; return it.
+    The one writer of every command's config file (zero_config.yaml, zero_sft_config.yaml, eval_config.yaml, ...)."""
+    values = resolved(instances)
+    Path(path).write_text(yaml.safe_dump(values, sort_keys=False))
+    return values
 
 
 def resolved(instances: tuple[Any, ...]) -> dict[str, Any]:

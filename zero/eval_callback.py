@@ -38,7 +38,7 @@ def flat_metrics(results: dict) -> dict[str, float]:
 class EvalCallback(TrainerCallback):
     """Evaluate on `cfg.benchmarks` (with `cfg.limit`, `cfg.n`, ...) every `every` steps and at the last step.
 
-    `cfg.model` is ignored: the policy being trained is what generates.
+    `cfg.model_name_or_path` is ignored: the policy being trained is what generates.
     """
 
     def __init__(self, cfg: EvalConfig, every: int, output_dir: str | Path):
@@ -56,7 +56,7 @@ class EvalCallback(TrainerCallback):
             raise ValueError("EvalCallback needs the trainer's model and processing_class")
         cfg = dataclasses.replace(
             self.cfg,
-            model=f"policy at step {step}",  # a label: the live policy generates, not a checkpoint
+            model_name_or_path=f"policy at step {step}",  # a label: the live policy generates, not a checkpoint
             output_dir=str(self.output_dir / f"step_{step:06d}"),
             backend="hf",
         )

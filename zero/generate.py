@@ -12,53 +12,48 @@ stopped), and the trace file is rewritten from that log at the end. `--help` lis
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zero.config import ConfigError, ZeroConfig, help_text, parse, resolved
-from zero.config import help_field as _help
+from zero import environment
+from zero.args import (BenchmarkArgs, DataArgs, GenerationArgs, ModelArgs, ProblemArgs, PromptArgs, RewardArgs,
+                       RunArgs, _choice, _positive, reuse)
+from zero.args import help_field as _help
+from zero.config import ConfigError, help_text, parse, write_resolved
+from zero.generation import Request, Sampling, make_generator, request_seed
+from zero.store import JsonlStore
 
 
 @dataclass
-class GenerateConfig:
-    """zero.generate's knobs: the teacher, the problems, sampling, the acceptance rule, the output."""
+class GenerateConfig(ModelArgs, DataArgs, ProblemArgs, PromptArgs, RewardArgs, GenerationArgs, RunArgs):
+    """zero.generate's knobs: the groups above (the teacher is `model_name_or_path`), and its own: sampling, the
+    acceptance rule, the output."""
 
-    model_name_or_path: str = _help("The teacher: a hub id or a local checkpoint directory.", default="")
-    torch_dtype: str = _help("Weights dtype: auto, bfloat16, float16 or float32.", default="auto")
-    dataset_name: str = _help(
-        "Problems: hub id, local .jsonl/.json/.parquet file, or builtin:arithmetic.", default="builtin:arithmetic"
-    )
-    dataset_config: str | None = _help("Hub dataset config name (subset).", default=None)
-    dataset_split: str = _help("Split to read problems from.", default="train")
-    problem_field: str | None = _help("Column holding the problem; None: first of problem, question, prompt.", default=None)
-    solution_field: str | None = _help("Column holding the gold answer; None: first of answer, solution, ...", default=None)
+    template: str = reuse(PromptArgs, "template", default="r1_distill")  # the teacher's own template
     max_problems: int | None = _help("Use only the first N problems (after shuffling with `seed`).", default=None)
     tiny_num_problems: int = _help("builtin:arithmetic: number of generated problems.", default=2000)
     tiny_max_operand: int = _help("builtin:arithmetic: operands are drawn from 0..N.", default=9)
-    template: str = _help("The teacher's prompt template: r1_zero, qwen_math_boxed, chat, r1_distill.", default="r1_distill")
-    system_prompt: str | None = _help("System message for the chat templates.", default=None)
-    answer_region: str | None = _help("Where the answer is read: answer_tag or boxed; None: the template's.", default=None)
     num_generations: int = _help("Samples drawn per problem (k).", default=4)
-    temperature: float = _help("Sampling temperature (0: greedy; DeepSeek recommend 0.6 for R1 models).", default=0.6)
-    top_p: float = _help("Nucleus sampling mass.", default=0.95)
+    temperature: float = reuse(BenchmarkArgs, "temperature")
+    top_p: float = reuse(BenchmarkArgs, "top_p")
     max_completion_length: int = _help("Most tokens per sample; a sample cut there is rejected.", default=4096)
     require_format: bool = _help("Accept only samples that also pass rewards.format_reward (well-formed).", default=True)
     max_kept_per_problem: int | None = _help("Keep at most N accepted samples per problem; None: all.", default=None)
     row_format: str = _help("prompt_response: problem/prompt/response rows; messages: chat messages rows.",
                             default="prompt_response")  # fmt: skip
-    output_file: str = _help("The trace file (.jsonl) to write.", default="traces.jsonl")
-    resume: str = _help("auto: continue from OUTPUT.samples.jsonl when it exists; never: refuse it.", default="auto")
-    backend: str = _help("auto (vLLM when installed and a GPU is present, else HF), vllm or hf.", default="auto")
-    batch_size: int = _help("HF backend: prompts per generate call.", default=16)
-    vllm_gpu_memory_utilization: float = _help("vLLM: share of GPU memory for weights and KV cache.", default=0.9)
-    vllm_max_model_length: int | None = _help("vLLM: context length; None: the model's.", default=None)
-    vllm_tensor_parallel_size: int = _help("vLLM: GPUs to shard the teacher over.", default=1)
-    reward_timeout_s: float = _help("math-verify deadline per answer; past it a sample is rejected.", default=2.0)
-    reward_workers: int | None = _help("Processes grading answers; None: one per core.", default=None)
+    output_file: str = _help("The trace file (.jsonl) to write; OUTPUT.samples.jsonl logs every sample.",
+                             default="traces.jsonl")  # fmt: skip
     seed: int = _help("Seeds the problem shuffle and every sample (per-sample seeds; see zero.generation).", default=0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _choice(self, "row_format", ("prompt_response", "messages"))
+        _positive(self, "num_generations", "max_completion_length")
+        _positive(self, "max_problems", "max_kept_per_problem", allow_none=True)
+        if not self.output_file.endswith(".jsonl"):
+            raise ConfigError(f"output_file={self.output_file!r} must end in .jsonl")
 
 
 @dataclass(frozen=True)
@@ -75,10 +70,7 @@ def load_problems(cfg: GenerateConfig) -> list[Problem]:
     from zero import data
     from zero.templates import render
 
-    zcfg = ZeroConfig(dataset_name=cfg.dataset_name, dataset_config=cfg.dataset_config,
-                      dataset_split=cfg.dataset_split, tiny_num_problems=cfg.tiny_num_problems,
-                      tiny_max_operand=cfg.tiny_max_operand)  # fmt: skip
-    ds = data.load_raw(zcfg, cfg.seed)
+    ds = data.load_raw(cfg, cfg.seed)
     if len(ds) == 0:
         raise ConfigError(f"dataset {cfg.dataset_name!r} is empty: point dataset_name at a file with problems")
     columns = list(ds.column_names)
@@ -156,20 +148,15 @@ def select(problems: list[Problem], samples: list[dict], cfg: GenerateConfig) ->
     return rows
 
 
-def read_log(path: Path, problems: list[Problem], cfg: GenerateConfig) -> list[dict]:
-    """The samples already drawn, from the log of an interrupted run; ConfigError when it belongs to another run."""
-    if not path.exists():
+def read_log(log: JsonlStore, problems: list[Problem], cfg: GenerateConfig) -> list[dict]:
+    """The samples already drawn, from the log of an interrupted run (a cut last line is drawn again); ConfigError
+    when it belongs to another run."""
+    if not log.exists():
         return []
     if cfg.resume == "never":
-        raise ConfigError(f"{path} exists (an earlier run): resume=auto continues it, or delete it")
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
-    samples = []
-    for number, line in enumerate(lines, 1):
-        try:
-            samples.append(json.loads(line))
-        except json.JSONDecodeError:
-            if number < len(lines):  # only the last line can be cut short (a killed write); it is drawn again
-                raise ConfigError(f"{path} line {number} is not JSON: delete the file to start over") from None
+        raise ConfigError(f"{log.path} exists (an earlier run): resume=auto continues it, or delete it")
+    samples = log.read()
+    path = log.path
     ids = {p.index: p.problem_id for p in problems}
     for s in samples:
         if ids.get(s["problem_index"]) != s["problem_id"] or s["teacher"] != cfg.model_name_or_path:
@@ -177,54 +164,18 @@ def read_log(path: Path, problems: list[Problem], cfg: GenerateConfig) -> list[d
     return samples
 
 
-def make_backend(cfg: GenerateConfig, tokenizer):
-    """zero.generation's vLLM engine or HF generator for the teacher."""
-    from zero import generation
-
-    backend = cfg.backend
-    if backend == "auto":
-        import torch
-
-        backend = "vllm" if generation.vllm_available() and torch.cuda.is_available() else "hf"
-    if backend == "vllm":
-        if not generation.vllm_available():
-            raise ConfigError("backend=vllm but vllm is not installed: pip install 'zero[vllm]', or backend=hf")
-        return generation.VLLMGenerator(
-            cfg.model_name_or_path, tokenizer=tokenizer, dtype=cfg.torch_dtype,
-            gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
-            max_model_len=cfg.vllm_max_model_length, tensor_parallel_size=cfg.vllm_tensor_parallel_size, seed=cfg.seed,
-        )  # fmt: skip
-    return generation.HFGenerator.load(cfg.model_name_or_path, tokenizer, cfg.batch_size, dtype=cfg.torch_dtype)
-
-
 def check(cfg: GenerateConfig) -> None:
-    """Every knob that can be wrong, before anything loads or is written."""
-    from zero.templates import get_template
-
-    if not cfg.model_name_or_path:
+    """What the groups cannot check alone, before anything loads or is written: a teacher is named."""
+    if not cfg.model_name_or_path or cfg.model_name_or_path.startswith("builtin:"):
         raise ConfigError("model_name_or_path (the teacher) is not set: pass a checkpoint directory or a hub id")
-    try:
-        get_template(cfg.template)
-    except ValueError as e:
-        raise ConfigError(f"template: {e}") from None
-    choices = {"backend": ("auto", "vllm", "hf"), "row_format": ("prompt_response", "messages"),
-               "resume": ("auto", "never")}  # fmt: skip
-    for key, allowed in choices.items():
-        if getattr(cfg, key) not in allowed:
-            raise ConfigError(f"{key}={getattr(cfg, key)!r}: choose one of {', '.join(allowed)}")
-    for key in ("num_generations", "max_completion_length", "batch_size"):
-        if getattr(cfg, key) < 1:
-            raise ConfigError(f"{key} must be >= 1, got {getattr(cfg, key)}")
-    if cfg.max_kept_per_problem is not None and cfg.max_kept_per_problem < 1:
-        raise ConfigError("max_kept_per_problem must be >= 1, or none for all")
-    if not cfg.output_file.endswith(".jsonl"):
-        raise ConfigError(f"output_file={cfg.output_file!r} must end in .jsonl")
 
 
 def main(argv: list[str] | None = None) -> int:
+    if problem := environment.torchvision_problem():  # before TRL or transformers is imported
+        print(f"zero.generate: error: {problem}", file=sys.stderr)
+        return 2
     import rewards
     from zero import models
-    from zero.generation import Request, Sampling, request_seed
     from zero.templates import get_template
     from zero.traces import prompt_renderer
 
@@ -236,12 +187,12 @@ def main(argv: list[str] | None = None) -> int:
         (cfg,) = parse(argv, (GenerateConfig,))
         check(cfg)
         region = cfg.answer_region or get_template(cfg.template).answer_region
-        tokenizer = models.load_tokenizer(ZeroConfig(model_name_or_path=cfg.model_name_or_path))
+        tokenizer = models.load_tokenizer(cfg)
         to_text = prompt_renderer(None, tokenizer)
         problems = load_problems(cfg)
         output = Path(cfg.output_file)
-        log_path = output.with_name(output.name[: -len(".jsonl")] + ".samples.jsonl")
-        done = read_log(log_path, problems, cfg)
+        log = JsonlStore(output.with_name(output.name[: -len(".jsonl")] + ".samples.jsonl"), "zero.generate")
+        done = read_log(log, problems, cfg)
         rewards.pool.configure(cfg.reward_workers)
     except ConfigError as e:
         print(f"zero.generate: error: {e}", file=sys.stderr)
@@ -250,9 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm.auto import tqdm
 
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.with_name(output.name + ".config.yaml").write_text(__import__("yaml").safe_dump(resolved((cfg,)), sort_keys=False))
-    # Rewritten from what parsed, so a line cut short by a killed run is not continued by the next write.
-    log_path.write_text("".join(json.dumps(s) + "\n" for s in done))
+    write_resolved(output.with_name(output.name + ".config.yaml"), (cfg,))
     have = {(s["problem_index"], s["sample_index"]) for s in done}
     requests = []
     prefills = {}
@@ -268,36 +217,32 @@ def main(argv: list[str] | None = None) -> int:
     bar = tqdm(total=total, initial=total - len(requests), desc="zero.generate", unit="sample")
     accepted = [sum(s["verdict"]["accepted"] for s in done)]
 
-    with log_path.open("a") as log:
+    def on_done(batch) -> None:
+        golds = [problems[s.key[0]].answer for s in batch]
+        texts = [prefills[s.key[0]] + s.text for s in batch]
+        judged = verdicts(texts, [s.truncated for s in batch], golds, cfg, region)
+        entries = []
+        for s, text, verdict in zip(batch, texts, judged):
+            p = problems[s.key[0]]
+            entries.append({"problem_index": p.index, "problem_id": p.problem_id, "sample_index": s.key[1],
+                            "teacher": cfg.model_name_or_path, "seed": request_seed(cfg.seed, p.problem_id, s.key[1]),
+                            "response": text, "completion_tokens": len(s.completion_ids), "verdict": verdict})  # fmt: skip
+            accepted[0] += verdict["accepted"]
+        log.append(entries)
+        done.extend(entries)
+        bar.update(len(batch))
+        bar.set_postfix(accepted=f"{accepted[0]}/{bar.n}")
 
-        def on_done(batch) -> None:
-            golds = [problems[s.key[0]].answer for s in batch]
-            texts = [prefills[s.key[0]] + s.text for s in batch]
-            judged = verdicts(texts, [s.truncated for s in batch], golds, cfg, region)
-            for s, text, verdict in zip(batch, texts, judged):
-                p = problems[s.key[0]]
-                entry = {"problem_index": p.index, "problem_id": p.problem_id, "sample_index": s.key[1],
-                         "teacher": cfg.model_name_or_path, "seed": request_seed(cfg.seed, p.problem_id, s.key[1]),
-                         "response": text, "completion_tokens": len(s.completion_ids), "verdict": verdict}  # fmt: skip
-                log.write(json.dumps(entry) + "\n")
-                done.append(entry)
-                accepted[0] += verdict["accepted"]
-            log.flush()
-            bar.update(len(batch))
-            bar.set_postfix(accepted=f"{accepted[0]}/{bar.n}")
-
-        if requests:
-            make_backend(cfg, tokenizer).generate(requests, sampling, on_done)
+    if requests:
+        make_generator(cfg, cfg, tokenizer, cfg.seed).generate(requests, sampling, on_done)
     bar.close()
 
     rows = select(problems, done, cfg)
-    tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    tmp.replace(output)
+    JsonlStore(output).rewrite(rows)
     solved = len({r["problem_id"] for r in rows})
     print(
         f"zero.generate: {accepted[0]} of {len(done)} samples accepted ({accepted[0] / max(len(done), 1):.1%}); "
-        f"{len(rows)} rows from {solved} of {len(problems)} problems in {output} (samples: {log_path})"
+        f"{len(rows)} rows from {solved} of {len(problems)} problems in {output} (samples: {log.path})"
     )
     return 0
 

@@ -1,5 +1,5 @@
 """The policy to start from: a hub id, a local checkpoint (e.g. a zero.sft output), or the built-in tiny model
-(built, and cold-started, by `zero.tiny.prepare_policy`; this module only loads).
+(built, and cold-started, by `zero.cold_start.prepare_policy`; this module only loads).
 
 Everything that can fail on bad input (a path that does not exist, a hub id that cannot be reached) fails in
 `load_tokenizer`, before the run writes anything.
@@ -11,7 +11,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from zero.config import ConfigError, ZeroConfig
+from zero.args import ModelArgs
+from zero.config import ConfigError
 
 TINY = "builtin:tiny"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -36,9 +37,9 @@ def tokenizer_from_pretrained(name_or_path: str | Path):
     return AutoTokenizer.from_pretrained(name_or_path)
 
 
-def load_tokenizer(cfg: ZeroConfig):
-    """The tokenizer of `cfg.model_name_or_path`, with a pad token; ConfigError when the model cannot be found."""
-    name = cfg.model_name_or_path
+def load_tokenizer(model: ModelArgs):
+    """The tokenizer of `model.model_name_or_path`, with a pad token; ConfigError when the model cannot be found."""
+    name = model.model_name_or_path
     if name == TINY:
         from zero.tiny import load_tokenizer as tiny_tokenizer
 
@@ -81,9 +82,9 @@ def attention(requested: str | None) -> str | None:
     return "sdpa"
 
 
-def model_init_kwargs(cfg: ZeroConfig) -> dict[str, Any]:
-    """What GRPOTrainer passes to `from_pretrained`."""
-    kwargs: dict[str, Any] = {"dtype": cfg.torch_dtype}
-    if cfg.attn_implementation:
-        kwargs["attn_implementation"] = attention(cfg.attn_implementation)
+def model_init_kwargs(model: ModelArgs) -> dict[str, Any]:
+    """What GRPOTrainer and SFTTrainer pass to `from_pretrained`."""
+    kwargs: dict[str, Any] = {"dtype": model.dtype}
+    if model.attn_implementation:
+        kwargs["attn_implementation"] = attention(model.attn_implementation)
     return kwargs

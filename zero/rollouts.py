@@ -14,12 +14,13 @@ metrics `rewards/reward_accuracy/mean`: one spelling in the files, in W&B and in
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import rewards
-from zero import reasoning
+from zero import launch, reasoning
 from zero.config import ConfigError
 
 # TRL's own keyword arguments to reward functions, never dataset columns.
@@ -64,7 +65,7 @@ class RewardSuite:
         answer_region: str,
         eos_and_pad_ids: Sequence[int],
         lexicon: Sequence[str] | None = None,
-        reward_kwargs: dict[str, dict[str, Any]] | None = None,
+        timeout_s: float | None = None,
     ):
         if not names:
             raise ConfigError("reward_funcs is empty: name at least one of " + ", ".join(rewards.REWARDS))
@@ -79,7 +80,7 @@ class RewardSuite:
         self.answer_region = answer_region
         self.stop_ids = set(eos_and_pad_ids)
         self.lexicon = lexicon
-        self.reward_kwargs = reward_kwargs or {}  # per reward name, e.g. {"accuracy": {"timeout_s": 2.0}}
+        self.timeout_s = timeout_s
         self._scores: dict[str, list[float | None]] = {}
         self.reward_funcs = [self._wrap(i, n, f) for i, (n, f) in enumerate(zip(self.names, self.funcs))]
 
@@ -88,7 +89,7 @@ class RewardSuite:
 
         def reward(completions, **kwargs):
             texts = [completion_text(c) for c in completions]
-            scores = func(texts, answer_region=self.answer_region, **self.reward_kwargs.get(name, {}), **kwargs)
+            scores = func(texts, answer_region=self.answer_region, **self._options(func), **kwargs)
             self._scores[name] = list(scores)
             if last:
                 self._record(texts, kwargs)
@@ -102,8 +103,15 @@ class RewardSuite:
         if name in self._scores:
             return self._scores[name]
         quiet = {k: v for k, v in kwargs.items() if k != "log_metric"}  # counted once, by the configured rewards
-        extra = self.reward_kwargs.get(name, {})
-        return list(rewards.get_reward(name)(texts, answer_region=self.answer_region, **extra, **quiet))
+        func = rewards.get_reward(name)
+        return list(func(texts, answer_region=self.answer_region, **self._options(func), **quiet))
+
+    def _options(self, func: Callable) -> dict[str, Any]:
+        """The grading deadline, for every reward that takes one: chosen by its signature, not by its name, so
+        renaming or adding a reward cannot drop it. None leaves each reward's own default."""
+        if self.timeout_s is None or "timeout_s" not in inspect.signature(func).parameters:
+            return {}
+        return {"timeout_s": self.timeout_s}
 
     def _record(self, texts: list[str], kwargs: dict[str, Any]) -> None:
         log_extra, log_metric = kwargs.get("log_extra"), kwargs.get("log_metric")
@@ -131,5 +139,8 @@ class RewardSuite:
             for key, values in columns.items():
                 log_extra(key, values)
         if log_metric is not None:
-            for key, value in reasoning.step_metrics(columns).items():
+            # TRL averages each log_metric value over the processes: right for a mean, wrong for a max, a p90 or a
+            # share of prompts. So every process computes the metrics from every process's completions.
+            everyone = launch.gather_columns({key: columns[key] for key in reasoning.STEP_METRIC_INPUTS})
+            for key, value in reasoning.step_metrics(everyone).items():
                 log_metric(key, value)

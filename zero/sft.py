@@ -23,45 +23,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zero.config import ConfigError, ZeroConfig, help_text, parse, resolved
-from zero.config import help_field as _help
+from zero import environment
+from zero.args import DataArgs, ModelArgs, ProblemArgs, PromptArgs, RunArgs, reuse
+from zero.args import help_field as _help
+from zero.config import ConfigError, help_text, parse, write_resolved
 
 CONFIG_FILE = "zero_sft_config.yaml"
 REPORT_FILE = "trace_report.json"
 
 
 @dataclass
-class SFTZeroConfig:
-    """zero.sft's own knobs. Everything about the optimisation itself is TRL's `SFTConfig`."""
+class SFTZeroConfig(ModelArgs, DataArgs, PromptArgs, RunArgs):
+    """zero.sft's knobs: the groups above (the student is `model_name_or_path`, the traces `dataset_name`), and its
+    own. Everything about the optimisation itself is TRL's `SFTConfig`."""
 
-    model_name_or_path: str = _help(
-        "The student: a hub id (Qwen/Qwen2.5-Math-1.5B), a local checkpoint, or builtin:tiny (built into "
-        "output_dir/base_model with `seed`).",
-        default="builtin:tiny",
-    )
-    torch_dtype: str = _help("Weights dtype: auto, bfloat16, float16 or float32.", default="auto")
-    attn_implementation: str | None = _help("sdpa, eager, flash_attention_2; None lets transformers pick.", default=None)
-    dataset_name: str | None = _help(
-        "The traces: a .jsonl file written by zero.generate, or a hub dataset id with the same columns.", default=None
-    )
-    dataset_config: str | None = _help("Hub dataset config name (subset).", default=None)
-    dataset_split: str = _help("Hub dataset split.", default="train")
-    template: str | None = _help(
-        "Template the student learns under, rendered from each row's problem: use the template zero.train and "
-        "zero.eval will use with this checkpoint (chat, r1_zero, ...). none: train on each row's stored prompt "
-        "(or its messages minus the final assistant turn) as it is.",
-        default="chat",
-    )
-    system_prompt: str | None = _help("System message for the chat templates.", default=None)
-    problem_field: str = _help("Column holding the problem text (read when template is set).", default="problem")
+    # The template the student learns under: the one zero.train and zero.eval will use with this checkpoint.
+    template: str | None = reuse(PromptArgs, "template", default="chat")
+    problem_field: str = reuse(ProblemArgs, "problem_field", default="problem")
     response_field: str = _help("Column holding the response (the trace) in prompt/response rows.", default="response")
     messages_field: str = _help("Column holding chat messages, in rows without a response column.", default="messages")
     max_train_samples: int | None = _help("Keep only the first N good rows (after shuffling with `seed`).", default=None)
-    resume: str = _help(
-        "auto: resume from output_dir's last checkpoint when it holds one; never: refuse an output_dir that already "
-        "holds files.",
-        default="auto",
-    )
+
+    def __post_init__(self) -> None:
+        if self.template in ("none", "null", ""):  # the config parser keeps "none" a string for str-typed fields
+            self.template = None
+        super().__post_init__()
 
 
 def _train(model_path: str | Path, rows: list[dict[str, Any]], args, tokenizer, checkpoint: str | None = None) -> Path:
@@ -157,6 +143,9 @@ def plan_output_dir(opts: SFTZeroConfig, output_dir: Path) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if problem := environment.torchvision_problem():  # before TRL or transformers is imported
+        print(f"zero.sft: error: {problem}", file=sys.stderr)
+        return 2
     from trl import SFTConfig
 
     from zero import models
@@ -169,9 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         if not argv:
             raise ConfigError("no recipe given: python -m zero.sft configs/sft/tiny_distill.yaml [key=value ...]")
         opts, args = parse(argv, (SFTZeroConfig, SFTConfig))
-        if opts.template in ("none", "null", ""):  # the config parser keeps "none" a string for str-typed fields
-            opts.template = None
-        if not opts.dataset_name:
+        if opts.dataset_name.startswith("builtin:"):
             raise ConfigError("dataset_name is not set: pass a trace file (zero.generate's output) or a hub dataset id")
         if args.max_length is None:
             raise ConfigError("max_length=None would train on unbounded sequences: set max_length (tokens)")
@@ -179,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError("completion_only_loss=false would train on the prompts: zero.sft needs it true or unset")
         output_dir = Path(args.output_dir)
         checkpoint = plan_output_dir(opts, output_dir)
-        tokenizer = models.load_tokenizer(ZeroConfig(model_name_or_path=opts.model_name_or_path))
+        tokenizer = models.load_tokenizer(opts)
         rows, report = prepare_traces(opts, args, tokenizer)
     except ConfigError as e:
         print(f"zero.sft: error: {e}", file=sys.stderr)
@@ -187,9 +174,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Nothing above wrote to output_dir; from here on the run exists.
     output_dir.mkdir(parents=True, exist_ok=True)
-    import yaml
-
-    (output_dir / CONFIG_FILE).write_text(yaml.safe_dump(resolved((opts, args)), sort_keys=False))
+    write_resolved(output_dir / CONFIG_FILE, (opts, args))
     (output_dir / REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=1))
     model_path = opts.model_name_or_path
     if model_path == models.TINY:
@@ -197,9 +182,7 @@ def main(argv: list[str] | None = None) -> int:
 
         base = output_dir / "base_model"
         model_path = str(base if (base / "config.json").exists() else build_tiny_model(base, seed=args.seed))
-    attn = models.attention(opts.attn_implementation)
-    init = {"dtype": opts.torch_dtype, **({"attn_implementation": attn} if attn else {})}
-    args.model_init_kwargs = {**init, **(args.model_init_kwargs or {})}
+    args.model_init_kwargs = {**models.model_init_kwargs(opts), **(args.model_init_kwargs or {})}
     print(f"zero.sft: training {model_path} on {len(rows)} traces (template={opts.template})")
     _train(model_path, rows, args, tokenizer, checkpoint)
     print(

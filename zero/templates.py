@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zero.config import ConfigError
+from zero.errors import ConfigError
 
 # DeepSeek-R1 paper (Guo et al. 2025), Table 1, verbatim: the template R1-Zero was trained with. The base model
 # continues after "Assistant:"; nothing is prefilled, so the completion itself must open <think>.

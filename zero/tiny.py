@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import importlib.resources
 import random
-from collections.abc import Callable
 from pathlib import Path
 
 ASSET = importlib.resources.files("zero") / "assets" / "tiny_tokenizer.json"
-COLD_START_BATCH = 32  # traces per cold-start SFT step, over all processes
 EOS, PAD, UNK = "<|endoftext|>", "<|pad|>", "<|unk|>"
 CHAT_ROLES = ("<|system|>", "<|user|>", "<|assistant|>")
 # A chat template for the tiny tokenizer, so the `chat` template path (cold-start checkpoints) runs on CPU too.
@@ -175,72 +173,3 @@ def build_tiny_model(output_dir: str | Path, seed: int = 0) -> Path:
     model.save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)
     return output_dir
-
-
-def prepare_policy(
-    output_dir: Path,
-    problems: list[dict[str, str]],
-    render_prompt: Callable[[str], str],
-    *,
-    max_operand: int,
-    cold_start_steps: int,
-    cold_start_learning_rate: float,
-    cold_start_correct_share: float,
-    seed: int,
-    resuming: bool,
-) -> str:
-    """The path the trainer (and vLLM) load the tiny starting policy from.
-
-    The tiny model is built into `output_dir/base_model`; with `cold_start_steps`, its cold start (SFT on
-    `cold_start_traces` of `problems`, prompts rendered by `render_prompt`) is trained into `output_dir/cold_start`
-    first. A resumed run reuses both as they are.
-    """
-    from zero import launch
-
-    base = output_dir / "base_model"
-    if launch.is_main() and not (base / "config.json").exists():
-        build_tiny_model(base, seed=seed)
-    launch.barrier()  # the other processes load what the main one built
-    if cold_start_steps <= 0:
-        return str(base)
-    cold = output_dir / "cold_start"
-    done = (cold / "config.json").exists()
-    launch.barrier()  # every process has looked before the cold start below writes it
-    if done:
-        return str(cold)
-    if resuming:
-        from zero.config import ConfigError
-
-        raise ConfigError(f"{cold} is missing from a run that has checkpoints: restore it or start a new output_dir")
-    from zero.sft import run_sft
-
-    rows = [
-        {"prompt": render_prompt(r["problem"]), "completion": r["completion"]}
-        for r in cold_start_traces(problems, max_operand, cold_start_correct_share, seed)
-    ]
-    if launch.is_main():
-        print(
-            f"zero: cold start: {cold_start_steps} SFT steps on {len(rows)} traces, "
-            f"{cold_start_correct_share:.0%} of them with the right answer"
-        )
-    # Under a multi-process launch every process takes part (the SFT is data-parallel too), each with its share of
-    # the same 32-trace batch.
-    run_sft(
-        base,
-        rows,
-        cold,
-        max_steps=cold_start_steps,
-        learning_rate=cold_start_learning_rate,
-        per_device_train_batch_size=max(1, COLD_START_BATCH // launch.world_size()),
-        lr_scheduler_type="linear",
-        seed=seed,
-        use_cpu=not _has_accelerator(),
-        bf16=False,
-    )
-    return str(cold)
-
-
-def _has_accelerator() -> bool:
-    import torch
-
-    return torch.cuda.is_available()

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from zero.config import ConfigError
+from zero.store import read_lines
 
 # Fields zero.generate writes beside problem/prompt/response; zero.sft carries none of them into training.
 PROVENANCE = ("problem_id", "answer", "sample_index", "teacher", "template", "sampling", "verdict")
@@ -86,15 +87,8 @@ def read_jsonl(path: str | Path) -> tuple[list[tuple[int, Any]], list[Issue]]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"trace file {str(path)!r} does not exist: run python -m zero.generate first, or fix the path")
-    rows, issues = [], []
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append((number, json.loads(line)))
-            except json.JSONDecodeError as e:
-                issues.append(Issue(number, "not valid JSON", e.msg))
+    rows, bad = read_lines(path)  # zero.store's line reader; in a trace file (input) a bad line is an Issue
+    issues = [Issue(number, "not valid JSON", error) for number, error in bad]
     if not rows and not issues:
         raise ConfigError(f"trace file {str(path)!r} is empty: it needs one JSON object per line")
     return rows, issues

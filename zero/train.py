@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from zero import lifecycle, preflight
+from zero import environment, lifecycle, preflight
 from zero.config import ConfigError, ZeroConfig, help_text, parse, shipped_recipes
 from zero.run_dir import finish, plan_output_dir, prepare, write_config
 
@@ -19,10 +19,13 @@ DEFAULT_RECIPE = shipped_recipes() / "tiny.yaml"
 
 @lifecycle.guarded("zero.train")  # SIGTERM/SIGINT, divergence and disk errors: one line and an exit code
 def main(argv: list[str] | None = None, stops: lifecycle.Stops | None = None) -> int:
+    if problem := environment.torchvision_problem():  # before TRL or transformers is imported
+        print(f"zero.train: error: {problem}", file=sys.stderr)
+        return 2
     from trl import GRPOConfig, GRPOTrainer
 
     import rewards
-    from zero import data, launch, models, tracking
+    from zero import data, guards, launch, models, tracking
     from zero.rollouts import RewardSuite
     from zero.templates import get_template
 
@@ -46,10 +49,10 @@ def main(argv: list[str] | None = None, stops: lifecycle.Stops | None = None) ->
             answer_region,
             [tokenizer.eos_token_id, tokenizer.pad_token_id],
             cfg.reflection_lexicon,
-            reward_kwargs={"accuracy": {"timeout_s": cfg.reward_timeout_s}},
+            timeout_s=cfg.reward_timeout_s,
         )
         rewards.pool.configure(cfg.reward_workers)
-        eval_cfg = eval_config(cfg, args, answer_region) if cfg.eval_every else None
+        eval_cfg = eval_config(cfg, args, answer_region) if cfg.eval.every else None
         if launch.is_main():  # one run per output_dir: its main process holds the lock for life
             lifecycle.hold_run_dir(args.output_dir)
             plan = plan_output_dir(cfg, args)  # again, now that no other run can change the directory
@@ -80,13 +83,13 @@ def main(argv: list[str] | None = None, stops: lifecycle.Stops | None = None) ->
     if eval_cfg is not None:
         from zero.eval_callback import EvalCallback
 
-        callbacks.append(EvalCallback(eval_cfg, cfg.eval_every, output_dir))
+        callbacks.append(EvalCallback(eval_cfg, cfg.eval.every, output_dir))
     model_path = cfg.model_name_or_path
-    if model_path == models.TINY:  # built in code, cold-started by SFT (zero/tiny.py)
-        from zero import tiny
+    if model_path == models.TINY:  # built in code (zero/tiny.py), cold-started by SFT (zero/cold_start.py)
+        from zero import cold_start
         from zero.templates import render
 
-        model_path = tiny.prepare_policy(
+        model_path = cold_start.prepare_policy(
             output_dir,
             data.load_raw(cfg, args.seed).to_list(),
             lambda problem: render(cfg.template, problem, cfg.system_prompt),
@@ -109,9 +112,9 @@ def main(argv: list[str] | None = None, stops: lifecycle.Stops | None = None) ->
         reward_funcs=suite.reward_funcs,
         train_dataset=dataset,
         processing_class=tokenizer,
-        callbacks=[lifecycle.StopCallback(stops), *callbacks],
+        callbacks=[guards.StopCallback(stops), *callbacks],
     )
-    trainer.callback_handler.callbacks.insert(0, lifecycle.DivergenceGuard(output_dir))  # before the reporters
+    trainer.callback_handler.callbacks.insert(0, guards.DivergenceGuard(output_dir))  # before the reporters
     if not args.disable_tqdm:  # the bar shows reward/accuracy/length instead of printing every step's metrics dict
         from transformers.trainer_callback import ProgressCallback
 
@@ -131,24 +134,25 @@ def main(argv: list[str] | None = None, stops: lifecycle.Stops | None = None) ->
 
 
 def eval_config(cfg: ZeroConfig, args, answer_region: str):
-    """The zero.eval settings for evaluating the policy during training (checked now, so bad keys exit 2)."""
+    """The zero.eval config for evaluating the policy during training: the `eval` group's benchmark settings with
+    this run's template, grading and seed (checked now, so bad keys exit 2)."""
+    import dataclasses
+
+    from zero.args import BenchmarkArgs
     from zero.eval import EvalConfig, check
 
+    benchmark = {f.name: getattr(cfg.eval, f.name) for f in dataclasses.fields(BenchmarkArgs)}
     return check(
         EvalConfig(
-            model="policy",  # the live policy generates; the name only passes zero.eval's check
-            benchmarks=cfg.eval_benchmarks,
-            limit=cfg.eval_limit,
-            n=cfg.eval_n,
-            max_tokens=cfg.eval_max_tokens,
-            temperature=cfg.eval_temperature,
+            model_name_or_path="policy",  # the live policy generates; the name only passes zero.eval's check
+            **benchmark,
+            batch_size=cfg.eval.batch_size,
             template=cfg.template,
             system_prompt=cfg.system_prompt,
             answer_region=answer_region,
-            seed=args.seed,
-            batch_size=cfg.eval_batch_size,
+            reward_timeout_s=cfg.reward_timeout_s,
             reflection_lexicon=cfg.reflection_lexicon,
-            grade_timeout_s=cfg.reward_timeout_s,
+            seed=args.seed,
             output_dir=str(Path(args.output_dir) / "eval"),
         )
     )
