@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import REPO, TINY_RECIPE, run_zero_train
+from helpers import REPO, TINY_RECIPE, run_zero_train
 
 SMALL = ["cold_start_steps=10", "tiny_num_problems=40", "num_generations=4", "per_device_train_batch_size=8",
          "save_steps=2", "report_to=none", "disable_tqdm=true"]
