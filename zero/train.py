@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None, stops: lifecycle.Stops | None = None) ->
             [tokenizer.eos_token_id, tokenizer.pad_token_id],
             cfg.reflection_lexicon,
             timeout_s=cfg.reward_timeout_s,
+            seed=args.seed,
         )
         rewards.pool.configure(cfg.reward_workers)
         eval_cfg = eval_config(cfg, args, answer_region) if cfg.eval.every else None
