@@ -86,6 +86,10 @@ def load_raw(cfg: ZeroConfig, seed: int):
             raise ConfigError(f"dataset file {name!r} must be a .jsonl, .json or .parquet file")
         if path.stat().st_size == 0:
             raise ConfigError(f"dataset file {name!r} is empty: point dataset_name at a file with problems")
+        if fmt == "json":
+            from zero.preflight import check_json_file
+
+            check_json_file(path)  # names the file and line; datasets' own error names neither
         try:
             return datasets.load_dataset(fmt, data_files=str(path), split="train")
         except (ValueError, StopIteration, datasets.exceptions.DatasetGenerationError) as e:
@@ -158,6 +162,9 @@ def load_prompts(cfg: ZeroConfig, seed: int):
         id_col = "prompt_id"
     if cfg.dataset_levels is not None:
         ds = keep_levels(ds, cfg.dataset_levels, cfg.dataset_name)
+    from zero.preflight import drop_unanswerable
+
+    ds = drop_unanswerable(ds, problem_col, solution_col, cfg.dataset_name)  # a null answer would train against "None"
     if cfg.max_train_samples is not None:
         ds = ds.shuffle(seed=seed).select(range(min(cfg.max_train_samples, len(ds))))
 

@@ -83,10 +83,17 @@ def load_rollouts(run_dir: str | Path) -> pd.DataFrame:
         )
     frames = []
     for path in files:
-        frame = pd.read_parquet(path)
+        try:
+            frame = pd.read_parquet(path)
+        except (OSError, ValueError) as e:  # a truncated or garbled file (pyarrow's ArrowInvalid is a ValueError)
+            print(f"zero.replay: warning: skipping unreadable rollout file {path} ({str(e).splitlines()[0][:120]})",
+                  file=sys.stderr)
+            continue
         if "step" not in frame:
             frame["step"] = int(path.stem.rsplit("_", 1)[-1])
         frames.append(frame)
+    if not frames:
+        raise ValueError(f"none of the {len(files)} rollout files in {run_dir / 'completions'} can be read")
     df = pd.concat(frames, ignore_index=True)
     for column in ("completion", "prompt"):
         if column not in df:
