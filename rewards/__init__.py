@@ -7,13 +7,13 @@ pool of worker processes with a hard per-answer deadline (`rewards.pool`).
 Select rewards by name (the recipe YAML does, with weights):
 
 >>> sorted(REWARDS)
-['accuracy', 'format']
+['accuracy', 'format', 'random']
 >>> get_reward("accuracy") is accuracy_reward
 True
 >>> get_reward("speed")
 Traceback (most recent call last):
 ...
-ValueError: unknown reward 'speed': choose from accuracy, format
+ValueError: unknown reward 'speed': choose from accuracy, format, random
 
 Run the doctests with ``python -m pytest --doctest-modules rewards``.
 """
@@ -27,8 +27,10 @@ from rewards.accuracy import accuracy_reward
 from rewards.extract import extract_answer, gold_answer
 from rewards.format import format_reward
 from rewards.grade import GradeResult, GradeStats, grade, grade_batch, last_stats
+from rewards.spurious import random_reward
 
-REWARDS: dict[str, Callable[..., list]] = {"accuracy": accuracy_reward, "format": format_reward}
+# `random` is the spurious-reward control (rewards/spurious.py): a coin flip that ignores the text.
+REWARDS: dict[str, Callable[..., list]] = {"accuracy": accuracy_reward, "format": format_reward, "random": random_reward}
 
 
 def get_reward(name: str) -> Callable[..., list]:
@@ -52,4 +54,5 @@ __all__ = [
     "grade_batch",
     "last_stats",
     "pool",
+    "random_reward",
 ]

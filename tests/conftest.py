@@ -1,7 +1,8 @@
 """Shared fixtures: the real `zero.train` command run on the tiny recipe.
 
 `tiny_run` runs configs/tiny.yaml exactly as the README's first command does (W&B offline), once per test session,
-and hands its run directory to the learning test and the notebook test.
+and hands its run directory to the learning test and the notebook test. `tiny_control_run` runs its spurious-reward
+control (configs/tiny_random.yaml) from the same cold start.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import TINY_RECIPE, run_zero_train
+from helpers import TINY_CONTROL_RECIPE, TINY_RECIPE, run_zero_train
 
 
 @pytest.fixture(autouse=True)
@@ -21,15 +22,30 @@ def _offline_wandb(monkeypatch):
         monkeypatch.delenv(key, raising=False)
 
 
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory) -> Path:
-    """The full tiny recipe (cold start + GRPO), run once per session; returns its output_dir."""
-    output_dir = tmp_path_factory.mktemp("tiny") / "run"
+def _run_recipe(recipe: Path, output_dir: Path) -> Path:
     mp = pytest.MonkeyPatch()
     mp.setenv("WANDB_MODE", "offline")
     try:
-        code = run_zero_train(str(TINY_RECIPE), f"output_dir={output_dir}", "disable_tqdm=true")
+        code = run_zero_train(str(recipe), f"output_dir={output_dir}", "disable_tqdm=true")
     finally:
         mp.undo()
-    assert code == 0, "the tiny recipe failed"
+    assert code == 0, f"{recipe.name} failed"
     return output_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """The full tiny recipe (cold start + GRPO), run once per session; returns its output_dir."""
+    return _run_recipe(TINY_RECIPE, tmp_path_factory.mktemp("tiny") / "run")
+
+
+@pytest.fixture(scope="session")
+def tiny_control_run(tiny_run, tmp_path_factory) -> Path:
+    """The random-reward control, once per session. Same seed, so the same base model and cold start: they are
+    copied from `tiny_run` (zero.cold_start.prepare_policy reuses them) rather than trained twice."""
+    import shutil
+
+    output_dir = tmp_path_factory.mktemp("tiny_random") / "run"
+    for name in ("base_model", "cold_start"):
+        shutil.copytree(tiny_run / name, output_dir / name)
+    return _run_recipe(TINY_CONTROL_RECIPE, output_dir)

@@ -19,6 +19,7 @@ from zero import reasoning
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_RECIPE = REPO / "configs" / "tiny.yaml"
+TINY_CONTROL_RECIPE = REPO / "configs" / "tiny_random.yaml"
 
 
 def run_zero_train(*argv: str) -> int:

@@ -51,7 +51,7 @@ def two_process_run(tmp_path_factory) -> Path:
 
 
 def test_every_rank_s_rollouts_land_once_per_step_with_global_metrics(two_process_run):
-    from zero import replay
+    from zero import reasoning, replay
 
     out = two_process_run
     files = sorted((out / "completions").glob("completions_*.parquet"))
@@ -68,8 +68,9 @@ def test_every_rank_s_rollouts_land_once_per_step_with_global_metrics(two_proces
         # the logged metrics are over both processes' completions, not the main process's half
         logged = next(e for e in history if e.get("step") == step and "reward" in e)
         assert logged["rewards/reward_accuracy/mean"] == pytest.approx(df["reward_accuracy"].mean())
-        assert logged["reasoning/length/mean"] == pytest.approx(df["completion_tokens"].mean())
         assert logged["completions/mean_length"] == pytest.approx(df["completion_tokens"].mean())
+        everyone = reasoning.step_metrics({c: df[c].tolist() for c in reasoning.STEP_METRIC_INPUTS})
+        assert {k: v for k, v in logged.items() if k.startswith("reasoning/")} == pytest.approx(everyone)
     assert replay.load_rollouts(out).groupby("step").size().tolist() == [16, 16]
     assert len(list((out / "wandb").glob("offline-run-*"))) == 1, "W&B must be written by the main process only"
     assert (out / "cold_start" / "model.safetensors").exists() and (out / "model.safetensors").exists()
@@ -151,18 +152,18 @@ def test_launch_check_refuses_launches_that_are_not_what_they_look_like(world_si
 def test_the_reward_pool_is_sized_per_process(tmp_path):
     """Each of the launch's processes sizes its grading pool to its share of the cores."""
     script = tmp_path / "workers.py"
-    script.write_text("import os, rewards.pool as p\n"
-                      "print('workers', os.environ['RANK'], p.default_workers(), len(os.sched_getaffinity(0)))\n")
+    script.write_text("import os, sys, pathlib, rewards.pool as p\n"
+                      "pathlib.Path(sys.argv[1], os.environ['RANK']).write_text("
+                      "f'{p.default_workers()} {len(os.sched_getaffinity(0))}')\n")
     command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "--main_process_port", str(free_port()), str(script)]
+               "--main_process_port", str(free_port()), str(script), str(tmp_path)]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300,
                             env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)})
     assert result.returncode == 0, result.stderr[-2000:]
-    lines = sorted(line.split()[1:] for line in result.stdout.splitlines() if line.startswith("workers "))
-    assert [rank for rank, _, _ in lines] == ["0", "1"]
-    for _, workers, cores in lines:
-        assert int(workers) == max(1, int(cores) // 2)
+    for rank in ("0", "1"):
+        workers, cores = map(int, (tmp_path / rank).read_text().split())
+        assert workers == max(1, cores // 2)
 
 
 def test_default_workers_divides_the_cores_among_local_processes(monkeypatch):
@@ -283,3 +284,35 @@ def test_sharded_generation_runs_on_fsdp2_sharded_weights(tmp_path):
     assert sorted(sharded) == [str(i) for i in range(5)]
     assert sharded == alone
 
+
+LEARNING_STEPS = 40
+
+
+@pytest.mark.slow
+def test_one_and_two_processes_with_the_same_global_batch_learn_alike(tiny_run, tmp_path):
+    """From the tiny recipe's cold start, two processes with half the recipe's batch each see the same prompts at
+    every step (TRL samples the global batch, each process takes its slice) and must learn as the one-process
+    recipe did over its first LEARNING_STEPS steps (its learning rate is constant, so those steps are a run of
+    their own)."""
+    import yaml
+
+    from zero import replay
+
+    def accuracy_by_step(run_dir: Path) -> pd.Series:
+        return replay.load_rollouts(run_dir).groupby("step")["reward_accuracy"].mean()
+
+    recipe = yaml.safe_load((tiny_run / "zero_config.yaml").read_text())
+    out = tmp_path / "run"
+    result = launch(2, str(TINY_RECIPE), f"output_dir={out}", f"model_name_or_path={tiny_run / 'cold_start'}",
+                    "cold_start_steps=0", f"max_steps={LEARNING_STEPS}", f"num_generations={recipe['num_generations']}",
+                    f"per_device_train_batch_size={recipe['per_device_train_batch_size'] // 2}",
+                    f"learning_rate={recipe['learning_rate']}", "save_strategy=no", "report_to=none",
+                    "disable_tqdm=true", "use_cpu=true")
+    assert result.returncode == 0, result.stderr[-4000:]
+    one, two = accuracy_by_step(tiny_run).iloc[:LEARNING_STEPS], accuracy_by_step(out)
+    assert len(two) == LEARNING_STEPS
+    first, last = slice(0, 10), slice(LEARNING_STEPS - 10, LEARNING_STEPS)
+    print(f"accuracy, first/last 10 of {LEARNING_STEPS} steps: 1 process {one.iloc[first].mean():.3f} -> "
+          f"{one.iloc[last].mean():.3f}, 2 processes {two.iloc[first].mean():.3f} -> {two.iloc[last].mean():.3f}")
+    assert two.iloc[last].mean() - two.iloc[first].mean() >= 0.1, "two processes did not learn"
+    assert abs(two.iloc[last].mean() - one.iloc[last].mean()) <= 0.15

@@ -279,8 +279,10 @@ def test_pool_shutdown_and_lazy_restart():
 
 
 def test_registry():
-    assert REWARDS == {"accuracy": accuracy_reward, "format": format_reward}
-    with pytest.raises(ValueError, match="choose from accuracy, format"):
+    from rewards.spurious import random_reward
+
+    assert REWARDS == {"accuracy": accuracy_reward, "format": format_reward, "random": random_reward}
+    with pytest.raises(ValueError, match="choose from accuracy, format, random"):
         get_reward("length")
 
 

@@ -247,10 +247,14 @@ def find_recipe(path: str | Path) -> Path | Traversable:
 def load_yaml(path: str | Path | Traversable) -> dict[str, Any]:
     """A recipe (a path or shipped name, see `find_recipe`) as a flat dict; ConfigError when missing or malformed."""
     source = find_recipe(path) if isinstance(path, (str, Path)) else path
+    from zero.preflight import UniqueKeyLoader
+
     try:
-        data = yaml.safe_load(source.read_text())
+        data = yaml.load(source.read_text(), Loader=UniqueKeyLoader)  # a key given twice is an error
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
+        mark, problem = getattr(e, "problem_mark", None), getattr(e, "problem", "") or ""
+        if "appears twice" in problem:
+            raise ConfigError(f"config file {str(path)!r}: {problem}: keep one") from None
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"config file {str(path)!r} is not valid YAML{where}: fix the syntax there") from None
     if data is None:

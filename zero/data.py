@@ -87,6 +87,10 @@ def load_raw(source: DataArgs, seed: int, *, tiny_num_problems: int, tiny_max_op
             raise ConfigError(f"dataset file {name!r} must be a .jsonl, .json or .parquet file")
         if path.stat().st_size == 0:
             raise ConfigError(f"dataset file {name!r} is empty: point dataset_name at a file with problems")
+        if fmt == "json":
+            from zero.preflight import check_json_file
+
+            check_json_file(path)  # names the file and line; datasets' own error names neither
         try:
             return datasets.load_dataset(fmt, data_files=str(path), split="train")
         except (ValueError, StopIteration, datasets.exceptions.DatasetGenerationError) as e:
@@ -160,6 +164,9 @@ def load_problems(source: ProblemArgs, seed: int, *, limit: int | None = None, l
     id_col = "prompt_id" if "prompt_id" in columns else next((c for c in ID_FIELDS if c in columns), None)
     if levels is not None:
         ds = keep_levels(ds, levels, source.dataset_name)
+    from zero.preflight import drop_unanswerable
+
+    ds = drop_unanswerable(ds, problem_col, solution_col, source.dataset_name)  # a null answer would train against "None"
     if limit is not None:
         ds = ds.shuffle(seed=seed).select(range(min(limit, len(ds))))
 

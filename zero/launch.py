@@ -96,3 +96,15 @@ def barrier() -> None:
         import torch.distributed as dist
 
         dist.barrier()
+
+
+def gather_columns(columns: dict[str, list]) -> dict[str, list]:
+    """Each column concatenated over every process, in rank order (as they are, in a single process). Every
+    process must call it, at the same point."""
+    if world_size() == 1:
+        return columns
+    import torch.distributed as dist
+
+    everyone: list[dict[str, list] | None] = [None] * world_size()
+    dist.all_gather_object(everyone, columns)
+    return {key: [v for part in everyone for v in (part or {})[key]] for key in columns}

@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 COMPLETIONS_GLOB = "completions/completions_*.parquet"
-PLOT_FILES = ("curves.png", "prompt_curves.png", "lengths.png")
+PLOT_FILES = ("emergence.png", "curves.png", "prompt_curves.png", "lengths.png")
 
 
 def load_config(run_dir: str | Path) -> dict[str, Any]:
@@ -83,10 +83,17 @@ def load_rollouts(run_dir: str | Path) -> pd.DataFrame:
         )
     frames = []
     for path in files:
-        frame = pd.read_parquet(path)
+        try:
+            frame = pd.read_parquet(path)
+        except (OSError, ValueError) as e:  # a truncated or garbled file (pyarrow's ArrowInvalid is a ValueError)
+            print(f"zero.replay: warning: skipping unreadable rollout file {path} ({str(e).splitlines()[0][:120]})",
+                  file=sys.stderr)
+            continue
         if "step" not in frame:
             frame["step"] = int(path.stem.rsplit("_", 1)[-1])
         frames.append(frame)
+    if not frames:
+        raise ValueError(f"none of the {len(files)} rollout files in {run_dir / 'completions'} can be read")
     df = pd.concat(frames, ignore_index=True)
     for column in ("completion", "prompt"):
         if column not in df:
@@ -183,14 +190,16 @@ def completions_at(df: pd.DataFrame, step: int) -> pd.DataFrame:
 
 def early_vs_late(df: pd.DataFrame, prompt_id: str | None = None) -> tuple[str, pd.DataFrame, pd.DataFrame]:
     """One prompt's completions at the first and the last step it was sampled. Without `prompt_id`: the prompt
-    sampled at the most steps (ties: the largest gain in pass rate)."""
+    sampled at the most steps (ties: the widest span from first to last step, then the largest gain in pass rate)."""
     if prompt_id is None:
         curves = prompt_curves(df)
         if curves.empty:
             raise ValueError("no graded rollouts in this run: cannot pick a prompt")
         sampled = curves.notna().sum(axis=1)
         gain = curves.apply(lambda r: r.dropna().iloc[-1] - r.dropna().iloc[0], axis=1)
-        prompt_id = str(pd.DataFrame({"n": sampled, "gain": gain}).sort_values(["n", "gain"], ascending=False).index[0])
+        span = curves.apply(lambda r: r.dropna().index[-1] - r.dropna().index[0], axis=1)
+        ranked = pd.DataFrame({"n": sampled, "span": span, "gain": gain}).sort_values(["n", "span", "gain"], ascending=False)
+        prompt_id = str(ranked.index[0])
     rows = df[df["prompt_id"] == prompt_id]
     if rows.empty:
         raise ValueError(f"prompt_id {prompt_id!r} is not in this run's rollouts")
@@ -269,6 +278,59 @@ def plot_curves(summary: pd.DataFrame) -> Figure:
     return fig
 
 
+def _smooth(series: pd.Series, steps: int) -> pd.Series:
+    return series.rolling(max(1, steps // 20), min_periods=1, center=True).mean()
+
+
+def _short(text: str, width: int = 95) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width)) if text else "(none)"
+
+
+def plot_emergence(df: pd.DataFrame, prompt_id: str | None = None) -> Figure:
+    """The run at a glance: accuracy, reflection share and mean length on one set of curves (a rolling mean over
+    5 % of the steps; dots: every step), and beneath them one prompt's completion early vs late."""
+    summary = summarize(df)
+    fig = plt.figure(figsize=(12, 7.5), constrained_layout=True)
+    grid = fig.add_gridspec(2, 1, height_ratios=[3, 1.2])
+    ax = fig.add_subplot(grid[0])
+    n = len(summary)
+    share = "reasoning/reflection/share"
+    for column, label, color in (("accuracy", "accuracy", "C2"), (share, "share of completions with reflection", "C1")):
+        if column in summary:
+            ax.plot(summary.index, summary[column], ".", color=color, alpha=0.25, markersize=3)
+            ax.plot(summary.index, _smooth(summary[column], n), color=color, label=label, linewidth=2)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("step")
+    ax.set_ylabel("share")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    right = ax.twinx()
+    length = "reasoning/length/mean"
+    if length in summary:
+        right.plot(summary.index, summary[length], ".", color="C0", alpha=0.25, markersize=3)
+        right.plot(summary.index, _smooth(summary[length], n), color="C0", label="mean length (tokens, right)", linewidth=2)
+        right.set_ylim(0, summary[length].max() * 1.1)
+    right.set_ylabel("tokens")
+    lines = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    ax.legend(lines, [line.get_label() for line in lines], loc="center right", fontsize="small")
+    ax.set_title("Accuracy, reflection and length over RL steps")
+    text_ax = fig.add_subplot(grid[1])
+    text_ax.axis("off")
+    try:
+        chosen, early, late = early_vs_late(df, prompt_id)
+    except ValueError:
+        text_ax.text(0, 0.5, "no graded rollouts: no prompt to show early vs late", va="center")
+        return fig
+    lines = [f"prompt {chosen}"]
+    for label, rows in (("early", early), ("late", late)):
+        row = rows.iloc[0]
+        verdict = {True: "correct", False: "wrong", None: "ungraded"}[reasoning.as_flag(row.get("is_correct"))]
+        lines.append(f"{label}, step {int(row['step'])} ({verdict}):\n{_short(str(row['completion']))}")
+    text_ax.text(0, 1, "\n\n".join(lines), va="top", family="monospace", fontsize=9, transform=text_ax.transAxes)
+    return fig
+
+
 def plot_prompt_curves(curves: pd.DataFrame, max_prompts: int = 40) -> Figure:
     """Heat map of pass rate per prompt (rows, earliest solved first) and step (columns); grey: not sampled."""
     fig, ax = plt.subplots(figsize=(12, 1.5 + 0.25 * min(max(len(curves), 1), max_prompts)), constrained_layout=True)
@@ -316,7 +378,7 @@ def write_plots(df: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     curves = prompt_curves(df) if "is_correct" in df else pd.DataFrame()
-    figures = (plot_curves(summarize(df)), plot_prompt_curves(curves), plot_lengths(df))
+    figures = (plot_emergence(df), plot_curves(summarize(df)), plot_prompt_curves(curves), plot_lengths(df))
     paths = []
     for name, fig in zip(PLOT_FILES, figures):
         fig.savefig(out_dir / name, dpi=100)
@@ -359,6 +421,11 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarize(df)
     print(f"{args.run_dir}: {len(df)} completions over {len(summary)} logged steps\n")
     print(format_summary(summary))
+    if {"is_correct", "completion_tokens", "reflection_count", "self_correction"} <= set(df.columns):
+        from zero import emergence
+
+        print(f"\nfirst vs last {emergence.EDGE_SHARE:.0%} of steps (python -m zero.emergence {args.run_dir}):")
+        print(emergence.format_figures({"run": emergence.measure(df)}))
     aha = first_aha(df)
     lexicon = load_config(args.run_dir).get("reflection_lexicon")
     if aha is None:

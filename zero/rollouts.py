@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import rewards
-from zero import reasoning
+from zero import launch, reasoning
 from zero.config import ConfigError
 
 # TRL's own keyword arguments to reward functions, never dataset columns.
@@ -66,6 +66,7 @@ class RewardSuite:
         eos_and_pad_ids: Sequence[int],
         lexicon: Sequence[str] | None = None,
         timeout_s: float | None = None,
+        seed: int | None = None,
     ):
         if not names:
             raise ConfigError("reward_funcs is empty: name at least one of " + ", ".join(rewards.REWARDS))
@@ -81,6 +82,7 @@ class RewardSuite:
         self.stop_ids = set(eos_and_pad_ids)
         self.lexicon = lexicon
         self.timeout_s = timeout_s
+        self.seed = seed
         self._scores: dict[str, list[float | None]] = {}
         self.reward_funcs = [self._wrap(i, n, f) for i, (n, f) in enumerate(zip(self.names, self.funcs))]
 
@@ -107,11 +109,12 @@ class RewardSuite:
         return list(func(texts, answer_region=self.answer_region, **self._options(func), **quiet))
 
     def _options(self, func: Callable) -> dict[str, Any]:
-        """The grading deadline, for every reward that takes one: chosen by its signature, not by its name, so
-        renaming or adding a reward cannot drop it. None leaves each reward's own default."""
-        if self.timeout_s is None or "timeout_s" not in inspect.signature(func).parameters:
-            return {}
-        return {"timeout_s": self.timeout_s}
+        """The grading deadline and the run's seed (the `random` control's coins), for every reward that takes
+        them: chosen by its signature, not by its name, so renaming or adding a reward cannot drop them. None leaves
+        each reward's own default."""
+        parameters = inspect.signature(func).parameters
+        options = {"timeout_s": self.timeout_s, "seed": self.seed}
+        return {k: v for k, v in options.items() if v is not None and k in parameters}
 
     def _record(self, texts: list[str], kwargs: dict[str, Any]) -> None:
         log_extra, log_metric = kwargs.get("log_extra"), kwargs.get("log_metric")
@@ -139,5 +142,8 @@ class RewardSuite:
             for key, values in columns.items():
                 log_extra(key, values)
         if log_metric is not None:
-            for key, value in reasoning.step_metrics(columns).items():
+            # TRL averages each log_metric value over the processes: right for a mean, wrong for a max, a p90 or a
+            # share of prompts. So every process computes the metrics from every process's completions.
+            everyone = launch.gather_columns({key: columns[key] for key in reasoning.STEP_METRIC_INPUTS})
+            for key, value in reasoning.step_metrics(everyone).items():
                 log_metric(key, value)

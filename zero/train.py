@@ -10,21 +10,22 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from zero import environment
+from zero import environment, lifecycle, preflight
 from zero.config import ConfigError, ZeroConfig, help_text, parse, shipped_recipes
-from zero.run_dir import plan_output_dir, write_config
+from zero.run_dir import finish, plan_output_dir, prepare, write_config
 
 DEFAULT_RECIPE = shipped_recipes() / "tiny.yaml"
 
 
-def main(argv: list[str] | None = None) -> int:
+@lifecycle.guarded("zero.train")  # SIGTERM/SIGINT, divergence and disk errors: one line and an exit code
+def main(argv: list[str] | None = None, stops: lifecycle.Stops | None = None) -> int:
     if problem := environment.torchvision_problem():  # before TRL or transformers is imported
         print(f"zero.train: error: {problem}", file=sys.stderr)
         return 2
     from trl import GRPOConfig, GRPOTrainer
 
     import rewards
-    from zero import data, launch, models, tracking
+    from zero import data, guards, launch, models, tracking
     from zero.rollouts import RewardSuite
     from zero.templates import get_template
 
@@ -36,9 +37,12 @@ def main(argv: list[str] | None = None) -> int:
         cfg, args = parse(argv, (ZeroConfig, GRPOConfig), default_config=DEFAULT_RECIPE)
         launch.check(args)
         answer_region = cfg.answer_region or get_template(cfg.template).answer_region
-        checkpoint = plan_output_dir(cfg, args)
+        plan = plan_output_dir(cfg, args)
         tokenizer = models.load_tokenizer(cfg)
         dataset = training_set(cfg, args.seed)
+        preflight.check_environment(args)
+        limit = preflight.context_limit(cfg, args)
+        dataset = preflight.drop_long_prompts(dataset, tokenizer, limit, args.max_completion_length, cfg.dataset_name)
         suite = RewardSuite(
             cfg.reward_funcs,
             args.reward_weights,
@@ -46,17 +50,30 @@ def main(argv: list[str] | None = None) -> int:
             [tokenizer.eos_token_id, tokenizer.pad_token_id],
             cfg.reflection_lexicon,
             timeout_s=cfg.reward_timeout_s,
+            seed=args.seed,
         )
         rewards.pool.configure(cfg.reward_workers)
         eval_cfg = eval_config(cfg, args, answer_region) if cfg.eval.every else None
+        if launch.is_main():  # one run per output_dir: its main process holds the lock for life
+            lifecycle.hold_run_dir(args.output_dir)
+            plan = plan_output_dir(cfg, args)  # again, now that no other run can change the directory
     except ConfigError as e:
         print(f"zero.train: error: {e}", file=sys.stderr)
         return 2
+    if plan.finished:
+        if launch.is_main():
+            finish(plan)
+        return 0
 
-    # Nothing above wrote to output_dir; from here on the run exists. Every process has read it (above) before the
-    # main one, the only writer of zero's own files, writes to it (zero/launch.py).
+    # Nothing above wrote to output_dir but its lock; from here on the run exists. Every process has read it (above)
+    # before the main one, the only writer of zero's own files, writes to it (zero/launch.py).
     launch.barrier()
-    output_dir = write_config(cfg, args) if launch.is_main() else Path(args.output_dir)
+    checkpoint = plan.checkpoint
+    if launch.is_main():
+        prepare(plan)
+        output_dir = write_config(cfg, args, resuming=checkpoint is not None)
+    else:
+        output_dir = Path(args.output_dir)
     callbacks = []
     if "wandb" in args.report_to:
         from zero.wandb_tables import ReasoningTablesCallback
@@ -97,8 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         reward_funcs=suite.reward_funcs,
         train_dataset=dataset,
         processing_class=tokenizer,
-        callbacks=callbacks,
+        callbacks=[guards.StopCallback(stops), *callbacks],
     )
+    trainer.callback_handler.callbacks.insert(0, guards.DivergenceGuard(output_dir))  # before the reporters
     if not args.disable_tqdm:  # the bar shows reward/accuracy/length instead of printing every step's metrics dict
         from transformers.trainer_callback import ProgressCallback
 
@@ -106,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
 
         trainer.remove_callback(ProgressCallback)
         trainer.add_callback(CompactProgressCallback(every=10))
-    trainer.train(resume_from_checkpoint=checkpoint)
+    stopped = lifecycle.train(trainer, checkpoint, stops)
+    if stopped is not None:
+        return stopped
     trainer.save_model(str(output_dir))  # every process: FSDP gathers the shards
     if not launch.is_main():
         return 0

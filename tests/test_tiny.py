@@ -1,0 +1,97 @@
+"""The tiny recipe's control and its figures: the `random` reward, configs/tiny_random.yaml, zero.emergence.
+
+Run: ``python -m pytest tests/test_tiny.py -q`` (a few seconds; no training). The learning test that runs both
+recipes is tests/test_train.py::test_tiny_recipe_learns (slow).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+import yaml
+
+from helpers import TINY_CONTROL_RECIPE, TINY_RECIPE
+from rewards import REWARDS
+from zero import emergence
+from zero.rollouts import RewardSuite
+
+
+class _State:
+    global_step = 7
+
+
+def test_random_reward_is_a_seeded_coin_independent_of_the_text():
+    random_reward = REWARDS["random"]
+    texts = [f"<think> {i} </think> <answer> {i} </answer>" for i in range(400)]
+    flips = random_reward(texts, seed=1, trainer_state=_State())
+    assert flips == random_reward(["x"] * 400, seed=1, trainer_state=_State())  # the text does not matter
+    assert flips == random_reward(texts, seed=1, trainer_state=_State())  # reproducible (and on resume)
+    assert flips != random_reward(texts, seed=2, trainer_state=_State())
+    assert flips != random_reward(texts, seed=1)  # another step, other coins
+    assert set(flips) == {0.0, 1.0} and 0.4 < sum(flips) / len(flips) < 0.6
+    assert random_reward(texts[:10], seed=1, p=0.0) == [0.0] * 10
+    with pytest.raises(ValueError, match="p must be"):
+        random_reward(texts, p=1.5)
+
+
+def test_random_reward_is_counted_like_every_reward():
+    """In the trainer's suite it gets its `reward_random` column and weight, and the telemetry still grades accuracy,
+    so a control run's files show what the policy got right while coin flips rewarded it."""
+    metrics, extra = {}, {}
+    suite = RewardSuite(["random", "format"], [1.0, 0.1], "answer_tag", [0, 1], seed=0)
+    texts = ["<think> 1 + 2 = 3 </think> <answer> 3 </answer>", "<think> 1 + 2 = 4 </think> <answer> 4 </answer>"]
+    scores = [
+        fn(texts, solution=["3", "3"], prompt_id=["a", "a"], completion_ids=[[5, 0], [5, 0]],
+           log_extra=extra.__setitem__, log_metric=metrics.__setitem__)
+        for fn in suite.reward_funcs
+    ]  # fmt: skip
+    assert [fn.__name__ for fn in suite.reward_funcs] == ["reward_random", "reward_format"]
+    assert scores[0] == REWARDS["random"](texts, seed=0) and scores[1] == [1.0, 1.0]
+    assert extra["reward"] == pytest.approx([s + 0.1 for s in scores[0]])
+    assert extra["is_correct"] == [True, False]
+
+
+def test_control_recipe_is_the_tiny_recipe_with_a_coin_for_the_accuracy_reward():
+    real, control = (yaml.safe_load(p.read_text()) for p in (TINY_RECIPE, TINY_CONTROL_RECIPE))
+    differ = {k for k in real.keys() | control.keys() if real.get(k) != control.get(k)}
+    assert differ == {"reward_funcs", "output_dir"}
+    assert real["reward_funcs"] == ["accuracy", "format"] and control["reward_funcs"] == ["random", "format"]
+
+
+def _rollouts(steps: int, accuracy, tokens, reflects, corrections=0) -> pd.DataFrame:
+    """8 completions per step; `accuracy`, `tokens`, `reflects` map a step to the step's share correct, length and
+    share with a reflection word."""
+    rows = []
+    for step in range(1, steps + 1):
+        for i in range(8):
+            correct = i < round(8 * accuracy(step))
+            rows.append({"step": step, "is_correct": correct, "completion_tokens": tokens(step) + (2 if correct else 0),
+                         "reflection_count": int(i < round(8 * reflects(step))),
+                         "self_correction": step <= corrections and i == 0})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_emergence_figures_use_the_first_and_last_tenth_of_steps():
+    df = _rollouts(20, accuracy=lambda s: 0.25 if s <= 2 else 1.0 if s > 18 else 0.5,
+                   tokens=lambda s: 10 if s <= 2 else 20, reflects=lambda s: 0.125 if s <= 2 else 0.5, corrections=3)  # fmt: skip
+    e = emergence.measure(df)
+    assert (e.steps, e.accuracy_start, e.accuracy_end) == (20, 0.25, 1.0)
+    assert e.length_start == pytest.approx(10.5) and e.length_end == 22
+    assert (e.reflection_share_start, e.reflection_share_end, e.self_corrections) == (0.125, 0.5, 3)
+    assert math.isnan(e.length_incorrect_end) and not math.isnan(e.accuracy_without_reflection_end)
+    checks = emergence.targets(e)
+    assert checks["accuracy ends >= 0.8"][0] and checks["accuracy gains >= 0.4"][0]
+    assert checks["length ends >= 1.5x start"][0] and checks["reflection share ends >= 2x start and >= 0.2"][0]
+    assert not checks["self-corrections >= 10"][0]
+
+
+def test_control_comparison():
+    run = emergence.measure(_rollouts(10, lambda s: 0.25 if s == 1 else 1.0, lambda s: 10 * s, lambda s: 0))
+    flat = emergence.measure(_rollouts(10, lambda s: 0.25, lambda s: 10, lambda s: 0))
+    checks = emergence.targets(run, control=flat)
+    assert checks["control gain >= 0.3 below the run's"] == (True, "+0.00 vs +0.75")
+    assert checks["control length ratio below the run's"][0]
+    assert not emergence.targets(run, control=run)["control gain >= 0.3 below the run's"][0]
+    assert "control" in emergence.format_figures({"run": run, "control": flat})
