@@ -65,6 +65,7 @@ def readme_table() -> dict[str, dict[str, str]]:
     """README.md's "Published results we aim at" table: row name -> {column: cell}."""
     text = (ROOT / "README.md").read_text()
     section = text.split("### Published results we aim at", 1)[1]
+    section = re.split(r"\n#{1,6} ", section, maxsplit=1)[0]  # this section only, not the tables after it
     rows = [line for line in section.splitlines() if line.startswith("|")]
     columns = [c.strip() for c in rows[0].strip("|").split("|")]
     table = {}
