@@ -244,11 +244,30 @@ def find_recipe(path: str | Path) -> Path | Traversable:
     )
 
 
+# PyYAML silently keeps the last of a key given twice; a recipe with one is an error instead.
+class UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a mapping with the same key twice."""
+
+
+def _construct_mapping(loader: UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} appears twice (lines {seen[key]} and {key_node.start_mark.line + 1})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line + 1
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
 def load_yaml(path: str | Path | Traversable) -> dict[str, Any]:
     """A recipe (a path or shipped name, see `find_recipe`) as a flat dict; ConfigError when missing or malformed."""
     source = find_recipe(path) if isinstance(path, (str, Path)) else path
-    from zero.preflight import UniqueKeyLoader
-
     try:
         data = yaml.load(source.read_text(), Loader=UniqueKeyLoader)  # a key given twice is an error
     except yaml.YAMLError as e:

@@ -72,7 +72,7 @@ def edges(df: pd.DataFrame, share: float = EDGE_SHARE) -> tuple[pd.DataFrame, pd
 
 
 def measure(df: pd.DataFrame) -> Emergence:
-    """The start and end figures of a run's rollouts (`zero.replay.load_rollouts`)."""
+    """The start and end figures of a run's rollouts (`zero.rollout_files.load_rollouts`)."""
     start, end = edges(df)
 
     def correct(rows: pd.DataFrame) -> list[bool | None]:
@@ -139,7 +139,7 @@ def format_figures(runs: dict[str, Emergence]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from zero.replay import load_rollouts
+    from zero.rollout_files import load_rollouts
 
     parser = argparse.ArgumentParser(prog="python -m zero.emergence", description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", help="a run's output_dir")

@@ -1,6 +1,5 @@
 """Checks on input and environment that run before anything is written or trained, each failing with one line.
 
-- recipe files: a key given twice is an error (`UniqueKeyLoader`; PyYAML silently keeps the last);
 - local dataset files: every line of a .jsonl (the whole of a .json) is UTF-8 and valid JSON, else the error
   names the file and the line (`check_json_file`); `datasets` only says "An error occurred while generating
   the dataset";
@@ -20,29 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 SHOWN = 5  # row numbers listed in a "skipped" line
-
-
-class UniqueKeyLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that refuses a mapping with the same key twice."""
-
-
-def _construct_mapping(loader: UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} appears twice (lines {seen[key]} and {key_node.start_mark.line + 1})",
-                key_node.start_mark,
-            )
-        seen[key] = key_node.start_mark.line + 1
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
-
-
-UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def check_json_file(path: Path) -> None:

@@ -11,7 +11,6 @@ replayed curves and the W&B curves are the same numbers.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import html
 import math
 import sys
@@ -26,99 +25,15 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-COMPLETIONS_GLOB = "completions/completions_*.parquet"
+from zero.rollout_files import (  # re-exported: the notebook and tests read them from zero.replay
+    COMPLETIONS_GLOB,
+    answer_region,
+    load_config,
+    load_rollouts,
+    prompt_text,
+)
+
 PLOT_FILES = ("emergence.png", "curves.png", "prompt_curves.png", "lengths.png")
-
-
-def load_config(run_dir: str | Path) -> dict[str, Any]:
-    """The resolved config the run trained with (`zero_config.yaml`); `{}` when the run has none."""
-    import yaml
-
-    path = Path(run_dir) / "zero_config.yaml"
-    if not path.exists():
-        return {}
-    with path.open() as f:
-        config = yaml.safe_load(f) or {}
-    if not isinstance(config, dict):
-        raise ValueError(f"{path} must hold a mapping of config keys, not {type(config).__name__}")
-    return config
-
-
-def answer_region(config: dict[str, Any]) -> str:
-    """The run's answer region: its `answer_region`, else its template's."""
-    if config.get("answer_region"):
-        return str(config["answer_region"])
-    from zero.templates import get_template
-
-    return get_template(config.get("template") or "r1_zero").answer_region
-
-
-def prompt_text(prompt: Any) -> str:
-    """A prompt as one string: plain prompts as they are, chat prompts as their last user message.
-
-    >>> prompt_text([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "1+1?"}])
-    '1+1?'
-    """
-    if isinstance(prompt, str):
-        return prompt
-    messages = [m for m in list(prompt) if isinstance(m, dict)]
-    users = [m.get("content", "") for m in messages if m.get("role") == "user"]
-    return str(users[-1]) if users else str(prompt)
-
-
-def load_rollouts(run_dir: str | Path) -> pd.DataFrame:
-    """Every rollout of the run, one row per completion, from `completions/completions_*.parquet`.
-
-    With `num_iterations > 1` consecutive files hold the same rollout batch; when the files carry
-    `rollout_step`, each batch is kept once, at the first step that logged it. Unknown columns pass through;
-    missing optional ones are derived where the files allow it (`is_correct` from `reward_accuracy == 1`,
-    reflection counts from the completion text with the run's lexicon, `prompt_id` from the prompt text).
-    """
-    run_dir = Path(run_dir)
-    files = sorted(run_dir.glob(COMPLETIONS_GLOB))
-    if not files:
-        raise FileNotFoundError(
-            f"no rollout files {run_dir / COMPLETIONS_GLOB}: is {run_dir} a run's output_dir, and did it log "
-            "completions (log_completions: true)?"
-        )
-    frames = []
-    for path in files:
-        try:
-            frame = pd.read_parquet(path)
-        except (OSError, ValueError) as e:  # a truncated or garbled file (pyarrow's ArrowInvalid is a ValueError)
-            print(f"zero.replay: warning: skipping unreadable rollout file {path} ({str(e).splitlines()[0][:120]})",
-                  file=sys.stderr)
-            continue
-        if "step" not in frame:
-            frame["step"] = int(path.stem.rsplit("_", 1)[-1])
-        frames.append(frame)
-    if not frames:
-        raise ValueError(f"none of the {len(files)} rollout files in {run_dir / 'completions'} can be read")
-    df = pd.concat(frames, ignore_index=True)
-    for column in ("completion", "prompt"):
-        if column not in df:
-            raise ValueError(f"{files[0]} has no {column!r} column: not a rollout file written by TRL")
-    df["step"] = df["step"].astype(int)
-    if "rollout_step" in df:
-        first_step = df.groupby("rollout_step")["step"].transform("min")
-        df = df[df["step"] == first_step].reset_index(drop=True)
-    df["prompt_text"] = [prompt_text(p) for p in df["prompt"]]
-    if "prompt_id" not in df:
-        df["prompt_id"] = [hashlib.sha1(p.encode()).hexdigest()[:8] for p in df["prompt_text"]]
-    df["prompt_id"] = df["prompt_id"].astype(str)
-    if "is_correct" not in df and "reward_accuracy" in df:
-        df["is_correct"] = [None if pd.isna(r) else bool(r == 1.0) for r in df["reward_accuracy"]]
-    if "format_ok" not in df and "reward_format" in df:
-        df["format_ok"] = [bool(r == 1.0) for r in df["reward_format"]]
-    if "reflection_count" not in df:
-        config = load_config(run_dir)
-        region, lexicon = answer_region(config), config.get("reflection_lexicon")
-        found = [reasoning.find_reflections(str(text), lexicon) for text in df["completion"]]
-        ends = [reasoning.answer_start(str(text), region) for text in df["completion"]]
-        df["reflection_count"] = [len(f) for f in found]
-        df["reflection_words"] = [",".join(word for _, word in f) for f in found]
-        df["reflection_in_think"] = [sum(o < end for o, _ in f) for f, end in zip(found, ends)]
-    return df
 
 
 def _flags(series: pd.Series) -> list[bool | None]:
