@@ -61,7 +61,7 @@ def check_names(names: list[str]) -> list[str]:
     >>> check_names(["mat500"])
     Traceback (most recent call last):
     ...
-    zero.config.ConfigError: unknown benchmark 'mat500': choose from aime24, amc23, gsm8k, math500, minerva, olympiadbench, or a path to a .jsonl file
+    zero.errors.ConfigError: unknown benchmark 'mat500': choose from aime24, amc23, gsm8k, math500, minerva, olympiadbench, or a path to a .jsonl file
     """
     if not names:
         raise ConfigError("benchmarks is empty: name at least one, e.g. benchmarks=math500,aime24")

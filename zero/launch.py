@@ -39,11 +39,11 @@ def check(args: Any, env: Mapping[str, str] = os.environ) -> None:
     >>> check(NS(world_size=2, use_cpu=True), {"WORLD_SIZE": "2", "ACCELERATE_USE_FSDP": "true"})
     Traceback (most recent call last):
     ...
-    zero.config.ConfigError: accelerate 1.15 does not apply FSDP on CPUs (the run would be plain unsharded DDP): drop the --config_file to train DDP over gloo, or use GPUs
+    zero.errors.ConfigError: accelerate 1.15 does not apply FSDP on CPUs (the run would be plain unsharded DDP): drop the --config_file to train DDP over gloo, or use GPUs
     >>> check(NS(world_size=1, use_cpu=False), {"WORLD_SIZE": "2", "RANK": "1"})
     Traceback (most recent call last):
     ...
-    zero.config.ConfigError: this is process 1 of 2, but the processes are not one distributed run (no CUDA here?): add use_cpu=true to train on CPUs over gloo
+    zero.errors.ConfigError: this is process 1 of 2, but the processes are not one distributed run (no CUDA here?): add use_cpu=true to train on CPUs over gloo
     """
     if env.get("ACCELERATE_USE_CPU", "").lower() == "true" and "MASTER_PORT" in env:
         if not any(k in env for k in _WORLD_SIZE_KEYS):
