@@ -69,20 +69,29 @@ def _rows(indices: list[int]) -> str:
     return shown + (", ..." if len(indices) > SHOWN else "")
 
 
-def drop_unanswerable(ds, problem_col: str, solution_col: str, name: str):
-    """`ds` without the rows whose problem or answer is null or empty; the skip is counted in one line."""
+def _skip(ds, bad: list[int], all_bad: str, skipped: str):
+    """`ds` without rows `bad` (non-empty), saying so in one line; a ConfigError when no row would be left."""
     from zero.config import ConfigError
 
+    if len(bad) == len(ds):
+        raise ConfigError(all_bad)
+    print(skipped)
+    drop = set(bad)
+    return ds.select([i for i in range(len(ds)) if i not in drop])
+
+
+def drop_unanswerable(ds, problem_col: str, solution_col: str, name: str):
+    """`ds` without the rows whose problem or answer is null or empty; the skip is counted in one line."""
     bad = [i for i, (p, s) in enumerate(zip(ds[problem_col], ds[solution_col])) if _empty(p) or _empty(s)]
     if not bad:
         return ds
-    if len(bad) == len(ds):
-        raise ConfigError(f"dataset {name!r}: every one of its {len(ds)} rows has a null or empty "
-                          f"{problem_col!r} or {solution_col!r}: check problem_field / solution_field")
-    print(f"zero: skipped {len(bad)} of {len(ds)} problems of {name!r} with a null or empty {problem_col!r} or "
-          f"{solution_col!r} (rows {_rows(bad)})")
-    drop = set(bad)
-    return ds.select([i for i in range(len(ds)) if i not in drop])
+    return _skip(
+        ds, bad,
+        f"dataset {name!r}: every one of its {len(ds)} rows has a null or empty "
+        f"{problem_col!r} or {solution_col!r}: check problem_field / solution_field",
+        f"zero: skipped {len(bad)} of {len(ds)} problems of {name!r} with a null or empty {problem_col!r} or "
+        f"{solution_col!r} (rows {_rows(bad)})",
+    )
 
 
 def context_limit(cfg, args) -> int | None:
@@ -126,13 +135,13 @@ def drop_long_prompts(ds, tokenizer, limit: int | None, max_completion_length: i
     bad = [i for i in candidates if _prompt_tokens(tokenizer, ds[i]["prompt"]) > room]
     if not bad:
         return ds
-    if len(bad) == len(ds):
-        raise ConfigError(f"dataset {name!r}: every prompt is longer than the {room} tokens the context of {limit} "
-                          f"leaves beside max_completion_length={max_completion_length}")
-    print(f"zero: skipped {len(bad)} of {len(ds)} problems of {name!r} whose prompt is longer than {room} tokens "
-          f"(context {limit} - max_completion_length {max_completion_length}; rows {_rows(bad)})")
-    drop = set(bad)
-    return ds.select([i for i in range(len(ds)) if i not in drop])
+    return _skip(
+        ds, bad,
+        f"dataset {name!r}: every prompt is longer than the {room} tokens the context of {limit} "
+        f"leaves beside max_completion_length={max_completion_length}",
+        f"zero: skipped {len(bad)} of {len(ds)} problems of {name!r} whose prompt is longer than {room} tokens "
+        f"(context {limit} - max_completion_length {max_completion_length}; rows {_rows(bad)})",
+    )
 
 
 def check_environment(args) -> None:
