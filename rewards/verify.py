@@ -74,7 +74,12 @@ def verify_answer(gold_parsed: list, prediction: str) -> bool:
     """Whether the prediction is equivalent to an already parsed gold answer.
 
     A list that LaTeX cannot parse is no answer: the plain-expression extractor would pick one number out of it
-    (``22, " + string(n) + "`` would read as 22), paying a part for the whole.
+    (``22, " + string(n) + "`` would read as 22), paying a part for the whole. math-verify on the raw box pays some
+    such lists, but only through its last-resort plain-number regex (``try_extract_without_anchor``: the rightmost
+    number after a space, ``=`` or the text's start), so with J that Asymptote fragment its verdict turns on one
+    character: ``\\boxed{J, 22}`` pays, ``\\boxed{J,22}`` and ``\\boxed{22, J}`` do not, ``\\boxed{ 22, J}`` does,
+    and so does ``\\boxed{1, j-i \\equiv 0 \\pmod{6}, 784}`` against 784, a wrong value listed; a list that parses,
+    ``\\boxed{5, 22}``, is a set and refused (tests/test_rewards_multi_part.py).
 
     >>> verify_answer(parse_gold("22"), '22, " + string(n) + "'), verify_answer(parse_gold("22"), "22 apples")
     (False, True)

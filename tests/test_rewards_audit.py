@@ -65,7 +65,9 @@ def test_audit_ours_no_worse_than_plain():
 
 # The only collected pairs (issue 14 and MATH train's multi-box rows) where ours departs from math-verify's verdict:
 # lists whose LaTeX does not parse, which math-verify pays by reading the one number it can (a box of Asymptote code
-# or a congruence listed before the answer). Ours refuses them: paying a part of a list is what issue 14 forbids.
+# or a congruence listed before the answer). Ours refuses them: paying a part of a list is what issue 14 forbids,
+# and math-verify's verdict on them comes from its plain-number fallback, which pays or refuses by the character
+# before the number, not by the list (tests/test_rewards_multi_part.py shows both orders and spacings).
 KNOWN_DEPARTURES = {
     ("MATH train train/counting_and_probability/955.json", "all boxes as one list"),
     ("MATH train train/number_theory/7041.json", "all boxes as one list"),

@@ -134,6 +134,47 @@ def test_sets_hedges_and_lists(completion, gold, expected):
     assert accuracy_reward([completion], [gold], answer_region="boxed") == [expected]
 
 
+# A box of Asymptote code (MATH train counting_and_probability/955) and a congruence (number_theory/7041), each
+# listed with the answer: lists LaTeX cannot parse. math-verify pays the first of each pair below and refuses the
+# second, but not by any rule about lists: its LaTeX parse fails, and its last-resort plain-number regex
+# (parser.lazy_expr_regex, `try_extract_without_anchor`) takes the rightmost number after a space, ``=`` or the
+# start of the text. The order matters only through the character before the number (the test after this one).
+# Ours refuses every order and spacing: the list is two things, and a set of two values is not one value
+# (math-verify refuses ``\boxed{5, 22}`` itself).
+UNPARSEABLE_LISTS = [
+    ("22", r'\boxed{" + string(n) + ", 22}', r'\boxed{22, " + string(n) + "}'),
+    ("784", r"\boxed{j-i \equiv 0 \pmod{6}, 784}", r"\boxed{784, j-i \equiv 0 \pmod{6}}"),
+]
+
+
+@pytest.mark.parametrize("gold, forward, reversed_", UNPARSEABLE_LISTS, ids=["asymptote", "congruence"])
+def test_unparseable_lists_are_refused_in_either_order(gold, forward, reversed_):
+    spellings = [forward, reversed_, forward.replace(", ", ","), reversed_.replace("{", "{ ", 1), forward[7:-1]]
+    for region, wrap in (("boxed", "So the answer is {}."), ("answer_tag", "<think> ok </think> <answer> {} </answer>")):
+        completions = [wrap.format(p) for p in [*spellings, rf"\boxed{{{gold}}}"]]
+        assert accuracy_reward(completions, [gold] * len(completions), answer_region=region) == [0.0] * 5 + [1.0]
+
+
+def test_math_verify_pays_those_lists_only_through_its_plain_number_fallback():
+    """The evidence for refusing them: math-verify's verdict turns on one space, pays a list holding a wrong value,
+    and is a refusal in both orders once the unanchored fallback is off (as open-r1 configures its reward). If a
+    math-verify release changes this, the departures in tests/test_rewards_audit.py deserve a new look."""
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
+
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
+    anchored_only = [LatexExtractionConfig(), ExprExtractionConfig(try_extract_without_anchor=False)]
+    default = [LatexExtractionConfig(), ExprExtractionConfig()]
+    for gold, forward, reversed_ in UNPARSEABLE_LISTS:
+        pays = {p: verify(parse(gold), parse(p, default)) for p in (forward, reversed_, forward.replace(", ", ","))}
+        assert list(pays.values()) == [True, False, False]  # the last: no space before the number, it is not read
+        assert all(isinstance(p, str) for p in parse(forward, [LatexExtractionConfig()]))  # LaTeX reads nothing
+        assert not any(verify(parse(gold), parse(p, anchored_only)) for p in (forward, reversed_))
+    assert verify(parse("22"), parse(r'\boxed{ 22, " + string(n) + "}'))  # a space after the brace: reversed, paid
+    assert parse(r"\boxed{784, j-i \equiv 0 \pmod{6}}")[0] == 0  # reversed, it reads the 0 after a space
+    assert verify(parse("784"), parse(r"\boxed{1, j-i \equiv 0 \pmod{6}, 784}"))  # a wrong value 1 listed, still paid
+    assert not verify(parse("22"), parse(r"\boxed{5, 22}"))  # a list that parses is a set, not its last value
+
+
 def test_gold_parts_and_extracted_answer():
     assert gold_parts(r"so $k = \boxed{5}$ or $k = \boxed{-3}$.") == ["5", "-3"]
     assert gold_parts(r"area $\boxed{144}$. ... Our answer is then $5+7=\boxed{12}$.") == ["12"]
