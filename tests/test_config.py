@@ -146,7 +146,8 @@ def test_a_knob_has_one_name_default_and_help_in_every_command():
     for name in ("answer_region", "reward_timeout_s", "reward_workers"):
         assert len({(field(c, name).default, field(c, name).metadata["help"]) for c in (ZeroConfig, GenerateConfig,
                                                                                          EvalConfig)}) == 1  # fmt: skip
-    assert ZeroConfig().reward_timeout_s == GenerateConfig().reward_timeout_s == EvalConfig().reward_timeout_s
+    teacher = GenerateConfig(model_name_or_path="org/teacher")  # zero.generate has no default teacher
+    assert ZeroConfig().reward_timeout_s == teacher.reward_timeout_s == EvalConfig().reward_timeout_s
     assert EvalConfig().reward_timeout_s == DEFAULT_TIMEOUT_S  # written once, in rewards.grade
     # zero.train's in-training eval is zero.eval's own benchmark group, not a copy of its fields
     from zero.args import BenchmarkArgs
@@ -164,6 +165,8 @@ def test_a_knob_has_one_name_default_and_help_in_every_command():
      ("answer_region", "box", "answer_region='box'"),
      ("wandb_table_every", "0", "wandb_table_every must be >= 1"),
      ("max_train_samples", "0", "max_train_samples must be >= 1"),
+     ("reward_funcs", "accuracy,speed", "unknown reward 'speed': choose from accuracy, format"),
+     ("tiny_max_operand", "0", "tiny_max_operand must be >= 1"),
      ("eval.n", "0", "eval: n must be >= 1"),
      ("eval.every", "-1", "eval.every must be >= 0"),
      ("eval.ks", "[3]", "ks [3] out of range"),
@@ -216,9 +219,17 @@ def test_the_grading_deadline_reaches_a_reward_by_its_signature_not_its_name(mon
 @pytest.mark.parametrize(
     "command, argv",
     [("train", ["reward_timeout_s=0"]), ("train", ["reward_workers=0"]), ("train", ["eval.n=0"]),
-     ("generate", ["model_name_or_path=t", "reward_timeout_s=0"]), ("generate", ["model_name_or_path=t", "reward_workers=0"]),
-     ("eval", ["model_name_or_path=t", "reward_timeout_s=0"]), ("eval", ["model_name_or_path=t", "reward_workers=0"]),
-     ("sft", ["configs/sft/tiny_distill.yaml", "dtype=fp8"]), ("sft", ["configs/sft/tiny_distill.yaml", "resume=maybe"])],
+     ("generate", ["model_name_or_path=org/m", "reward_timeout_s=0"]),
+     ("generate", ["model_name_or_path=org/m", "reward_workers=0"]),
+     ("eval", ["model_name_or_path=org/m", "reward_timeout_s=0"]), ("eval", ["model_name_or_path=org/m", "reward_workers=0"]),
+     ("sft", ["configs/sft/tiny_distill.yaml", "dtype=fp8"]), ("sft", ["configs/sft/tiny_distill.yaml", "resume=maybe"]),
+     # checked when the config is built, not after loading the model or the data:
+     ("train", ["eval.every=1", "eval.benchmarks=mat500"]), ("train", ["tiny_max_operand=0"]),
+     ("train", ["logging_steps=5"]), ("eval", ["model_name_or_path=org/m", "benchmarks=gsm8k,mat500"]),
+     ("generate", ["model_name_or_path="]),
+     ("generate", ["model_name_or_path=org/m", "tiny_num_problems=0"]),
+     ("sft", ["configs/sft/tiny_distill.yaml", "dataset_name=builtin:arithmetic"]),
+     ("sft", ["configs/sft/tiny_distill.yaml", "max_length=none"])],
 )
 def test_every_command_exits_2_on_a_bad_value_before_writing(tmp_path, capsys, monkeypatch, command, argv):
     import importlib
@@ -231,3 +242,58 @@ def test_every_command_exits_2_on_a_bad_value_before_writing(tmp_path, capsys, m
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith(f"zero.{command}: error: "), err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command, key", [("train", "eval.every"), ("sft", "response_field"), ("eval", "think_prefix"),
+                                          ("generate", "num_generations")])
+def test_every_command_prints_its_help_and_exits_0(capsys, command, key):
+    import importlib
+
+    module = importlib.import_module(f"zero.{command}")
+    assert module.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(module.__doc__) and f"  {key} (" in out and "\nModelArgs:" in out
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [("zero.eval:EvalConfig(benchmarks=['mat500'])", "unknown benchmark 'mat500'"),
+     ("zero.generate:GenerateConfig()", "model_name_or_path (the teacher) is not set"),
+     ("zero.generate:GenerateConfig(model_name_or_path='org/m', tiny_max_operand=0)", "tiny_max_operand must be >= 1"),
+     ("zero.sft:SFTZeroConfig()", "dataset_name is not set: pass a trace file"),
+     ("zero.config:ZeroConfig(tiny_num_problems=0)", "tiny_num_problems must be >= 1")],
+)
+def test_a_command_config_checks_itself_when_built(build, message):
+    import importlib
+
+    module, _, expr = build.partition(":")
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        eval(expr, vars(importlib.import_module(module)))
+
+
+def test_backend_vllm_without_vllm_is_refused_when_built(monkeypatch):
+    import importlib.util
+
+    from zero.args import GenerationArgs
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else real(name, *a))
+    with pytest.raises(ConfigError, match="backend=vllm but vllm is not installed"):
+        GenerationArgs(backend="vllm")
+    assert GenerationArgs(backend="hf").backend == "hf"
+
+
+def test_the_prologue_turns_a_config_error_or_a_broken_torchvision_into_one_line_and_exit_2(capsys, monkeypatch):
+    from zero import cli, environment
+
+    @cli.command("zero.demo", "demo\n", lambda: (ZeroConfig,))
+    def main(cfg):
+        if cfg.template == "chat":
+            raise ConfigError("late problem")
+        return 0
+
+    assert main(["template=chat"]) == 2 and capsys.readouterr().err == "zero.demo: error: late problem\n"
+    assert main(["no_such_key=1"]) == 2 and "unknown config key 'no_such_key'" in capsys.readouterr().err
+    assert main([]) == 0
+    monkeypatch.setattr(environment, "torchvision_problem", lambda: "torchvision is broken: run X")
+    assert main(["--help"]) == 2 and capsys.readouterr().err == "zero.demo: error: torchvision is broken: run X\n"

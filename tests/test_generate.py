@@ -28,8 +28,7 @@ RIGHT, WRONG, UNTAGGED = "<think> 2 </think> <answer> 2 </answer>", "<think> 2 <
     ],
 )
 def test_a_sample_is_accepted_only_when_correct_well_formed_and_finished(text, truncated, require_format, accepted):
-    cfg = GenerateConfig(require_format=require_format)
-    (verdict,) = verdicts([text], [truncated], ["2"], cfg, "answer_tag")
+    (verdict,) = verdicts([text], [truncated], ["2"], "answer_tag", timeout_s=2.0, require_format=require_format)
     assert verdict["accepted"] is accepted and verdict["truncated"] is truncated
 
 
@@ -42,18 +41,18 @@ def _sample(problem_index, sample_index, accepted, response=RIGHT):
 def test_select_keeps_accepted_samples_in_order_with_provenance_and_a_cap():
     problems = [Problem(0, "p0", "1 + 1", "2", "Q: 1 + 1"), Problem(1, "p1", "0 + 2", "2", "Q: 0 + 2")]
     samples = [_sample(1, 1, True), _sample(0, 2, True), _sample(0, 0, True), _sample(0, 1, False), _sample(1, 0, False)]
-    cfg = GenerateConfig(model_name_or_path="teacher-dir", template="r1_zero", num_generations=3, max_kept_per_problem=1)
-    rows = select(problems, samples, cfg)
+    cfg = GenerateConfig(model_name_or_path="org/teacher", template="r1_zero", num_generations=3, max_kept_per_problem=1)
+    rows = select(problems, samples, cfg.num_generations, cfg.max_kept_per_problem, lambda p, s: trace_row(p, s, cfg))
     assert [(r["problem_id"], r["sample_index"]) for r in rows] == [("p0", 0), ("p1", 1)]
-    assert rows[0]["teacher"] == "teacher-dir" and rows[0]["sampling"]["seed"] == 0 and rows[0]["answer"] == "2"
+    assert rows[0]["teacher"] == "org/teacher" and rows[0]["sampling"]["seed"] == 0 and rows[0]["answer"] == "2"
     assert rows[0]["verdict"]["accepted"] is True and rows[0]["prompt"] == "Q: 1 + 1"
-    cfg.max_kept_per_problem = None
-    assert len(select(problems, samples, cfg)) == 3
+    assert len(select(problems, samples, 3, None, lambda p, s: trace_row(p, s, cfg))) == 3
+    assert len(select(problems, samples, 2, None, lambda p, s: trace_row(p, s, cfg))) == 2  # sample 2 is past k
 
 
 def test_trace_rows_in_both_formats_pass_the_sft_check():
     problem = Problem(0, "p0", "1 + 1", "2", [{"role": "user", "content": "1 + 1"}])
-    cfg = GenerateConfig(model_name_or_path="t", template="chat")
+    cfg = GenerateConfig(model_name_or_path="org/t", template="chat")
     flat = trace_row(problem, _sample(0, 0, True), cfg)
     cfg.row_format = "messages"
     chat = trace_row(problem, _sample(0, 0, True), cfg)

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from helpers import REPO
 
+from zero.errors import ConfigError
+
 CONFIGS = REPO / "configs"
 PACKAGES = ("zero", "rewards")
 # The ground floor (README "Architecture"): pure functions and data, no torch, no trainer; everything else may use
@@ -73,7 +75,12 @@ def test_every_recipe_parses_for_the_command_its_header_launches(path):
     classes = _command_classes(commands.pop())
     # GPU recipes ask for bf16, which this CPU refuses; everything else must parse as written.
     cpu = ["bf16=false"] if any("bf16" in getattr(c, "__dataclass_fields__", {}) for c in classes) else []
-    parse([str(path), *cpu], classes)
+    # A key the recipe leaves for the command line (`key: ""  # ... (required)`) is refused as written, by name.
+    required = re.findall(r'^(\w+): ""\s*#.*\(required\)', path.read_text(), re.M)
+    if required:
+        with pytest.raises(ConfigError, match=required[0]):
+            parse([str(path), *cpu], classes)
+    parse([str(path), *cpu, *(f"{key}=org/given" for key in required)], classes)
 
 
 @pytest.mark.parametrize("path", sorted((CONFIGS / "accelerate").glob("*.yaml")), ids=lambda p: p.stem)

@@ -10,6 +10,7 @@
     LoggingArgs     wandb_project, wandb_table_every                            train
     RunArgs         resume                                                      train, sft, generate, eval
     GenerationArgs  backend, batch_size, vllm_*                                 generate, eval
+    TinyArgs        tiny_num_problems, tiny_max_operand (builtin:arithmetic)    train, generate
     BenchmarkArgs   benchmarks, limit, n, ks, think_prefix, temperature, ...    eval, train (its `eval` group)
 
 zero.train's own vLLM knobs are TRL's `GRPOConfig` fields, and `GenerationArgs` spells its vllm_* keys the same.
@@ -26,7 +27,10 @@ zero.errors.ConfigError: reward_timeout_s must be > 0 (seconds per answer), got 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rewards.grade import DEFAULT_TIMEOUT_S
@@ -74,6 +78,8 @@ def _choice(obj: Any, name: str, allowed: tuple) -> None:
 
 
 DTYPES = ("auto", "bfloat16", "float16", "float32")
+TINY = "builtin:tiny"  # the one built-in model (zero.tiny)
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 ANSWER_REGIONS = (None, "answer_tag", "boxed")
 
 
@@ -92,6 +98,26 @@ class ModelArgs(Group):
     def __post_init__(self) -> None:
         super().__post_init__()
         _choice(self, "dtype", DTYPES)
+        self.check_model()
+
+    def check_model(self) -> None:
+        """ConfigError unless `model_name_or_path` can name a model: builtin:tiny, a path that exists, or a hub id.
+        Whether the hub holds that id is known only when it is loaded (zero.models.load_tokenizer, before anything
+        is written).
+
+        >>> ModelArgs(model_name_or_path="./no/such/dir")
+        Traceback (most recent call last):
+        ...
+        zero.errors.ConfigError: model path './no/such/dir' does not exist: pass a checkpoint directory or a hub id like Qwen/Qwen2.5-1.5B
+        """
+        name = self.model_name_or_path
+        if name.startswith("builtin:"):
+            if name != TINY:
+                raise ConfigError(f"unknown built-in model {name!r}: the built-in one is {TINY}")
+        elif name and not Path(name).exists() and not HUB_ID.match(name):
+            raise ConfigError(
+                f"model path {name!r} does not exist: pass a checkpoint directory or a hub id like Qwen/Qwen2.5-1.5B"
+            )
 
 
 @dataclass
@@ -227,6 +253,20 @@ class GenerationArgs(Group):
         _positive(self, "vllm_max_model_length", allow_none=True)
         if not 0 < self.vllm_gpu_memory_utilization <= 1:
             raise ConfigError(f"vllm_gpu_memory_utilization must be in (0, 1], got {self.vllm_gpu_memory_utilization}")
+        if self.backend == "vllm" and importlib.util.find_spec("vllm") is None:  # finds the package, imports nothing
+            raise ConfigError("backend=vllm but vllm is not installed: pip install 'zero-r1[vllm]' (or backend=hf)")
+
+
+@dataclass
+class TinyArgs(Group):
+    """The generated problem set `dataset_name=builtin:arithmetic` names (zero.tiny; zero.train, zero.generate)."""
+
+    tiny_num_problems: int = _help("builtin:arithmetic: number of generated problems.", default=2000)
+    tiny_max_operand: int = _help("builtin:arithmetic: operands are drawn from 0..N.", default=9)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _positive(self, "tiny_num_problems", "tiny_max_operand")
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """One typed config: our knobs (`ZeroConfig`) beside TRL's `GRPOConfig`, filled from YAML and the command line.
 
 Our knobs come in argument groups (`ModelArgs`, `DataArgs`, `ProblemArgs`, `PromptArgs`, `RewardArgs`,
-`TelemetryArgs`, `LoggingArgs`, `RunArgs`, `GenerationArgs`, `BenchmarkArgs`), as open-r1 hands TRL's parser
+`TelemetryArgs`, `LoggingArgs`, `RunArgs`, `GenerationArgs`, `TinyArgs`, `BenchmarkArgs`), as open-r1 hands TRL's parser
 `ScriptArguments` and `ModelConfig`: each command's config (`ZeroConfig` here, `SFTZeroConfig`, `GenerateConfig`,
 `EvalConfig`) is composed of the groups it needs, so a knob has one name, one default and one help text in every
 command. Each group checks its fields in `__post_init__`: a bad value fails when the config is built.
@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from zero.args import (LoggingArgs, ModelArgs, ProblemArgs, PromptArgs, RewardArgs, RunArgs, TelemetryArgs,
+from zero.args import (LoggingArgs, ModelArgs, ProblemArgs, PromptArgs, RewardArgs, RunArgs, TelemetryArgs, TinyArgs,
                        TrainingEvalArgs, _positive, help_field)
 from zero.errors import ConfigError  # also zero.config.ConfigError, the name every command catches
 
@@ -46,7 +46,7 @@ _help = help_field  # help_field is zero.args'; `from zero.config import help_fi
 
 
 @dataclass
-class ZeroConfig(ModelArgs, ProblemArgs, PromptArgs, RewardArgs, TelemetryArgs, LoggingArgs, RunArgs):
+class ZeroConfig(ModelArgs, ProblemArgs, PromptArgs, RewardArgs, TelemetryArgs, LoggingArgs, TinyArgs, RunArgs):
     """zero.train's knobs: the groups above, and its own. Everything about the GRPO algorithm itself is TRL's
     `GRPOConfig`."""
 
@@ -64,9 +64,7 @@ class ZeroConfig(ModelArgs, ProblemArgs, PromptArgs, RewardArgs, TelemetryArgs, 
         "Evaluation during training (zero.eval's benchmark settings): eval.every, eval.benchmarks, eval.n, ...",
         default_factory=TrainingEvalArgs,
     )
-    # The tiny CPU recipe: its task and its cold start (DeepSeek-R1's cold-start SFT, scaled down).
-    tiny_num_problems: int = _help("builtin:arithmetic: number of generated problems.", default=2000)
-    tiny_max_operand: int = _help("builtin:arithmetic: operands are drawn from 0..N.", default=9)
+    # The tiny CPU recipe's cold start (DeepSeek-R1's cold-start SFT, scaled down); its task is `TinyArgs`.
     cold_start_steps: int = _help(
         "SFT steps on R1-format traces before RL (0: none). Used by the tiny recipe; see zero/tiny.py.", default=0
     )
@@ -81,6 +79,11 @@ class ZeroConfig(ModelArgs, ProblemArgs, PromptArgs, RewardArgs, TelemetryArgs, 
         _positive(self, "max_train_samples", allow_none=True)
         if not self.reward_funcs:
             raise ConfigError("reward_funcs is empty: name at least one reward (accuracy, format)")
+        from rewards import REWARDS  # the ground floor's registry: a reward registered before parsing counts
+
+        unknown = [name for name in self.reward_funcs if name not in REWARDS]
+        if unknown:
+            raise ConfigError(f"unknown reward {unknown[0]!r}: choose from {', '.join(sorted(REWARDS))}")
 
 
 def _type_name(tp: Any) -> str:

@@ -35,12 +35,12 @@ from typing import Any
 
 import yaml
 
-from zero import environment
+from zero import cli
 from zero.args import (BenchmarkArgs, GenerationArgs, ModelArgs, PromptArgs, RewardArgs, RunArgs, TelemetryArgs,
                        reuse)
 from zero.args import help_field as _help
 from zero.benchmarks import Problem, benchmark_label, check_names, load_benchmark
-from zero.config import ConfigError, help_text, parse, resolved, write_resolved
+from zero.config import ConfigError, resolved, write_resolved
 from zero.generation import Request, Sample, Sampling, make_generator, request_seed
 from zero.store import JsonlStore
 from zero.templates import get_template, render
@@ -66,6 +66,14 @@ class EvalConfig(ModelArgs, PromptArgs, RewardArgs, TelemetryArgs, BenchmarkArgs
                       default=0)  # fmt: skip
     output_dir: str | None = _help("Where results and samples go; None: eval_results/<model name>.", default=None)
 
+    def check_model(self) -> None:
+        """Not checked when built: zero.train's in-training eval names the live policy here with a label
+        (zero.eval_callback). `evaluate` checks it when it loads the model itself (`check_weights`)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_names(self.benchmarks)  # (answer_region: RewardArgs checks it, and every template names one)
+
 
 def think_prefix(cfg: EvalConfig) -> str:
     """The text forced at the start of every response."""
@@ -79,19 +87,16 @@ def answer_region(cfg: EvalConfig) -> str:
 
 
 def check(cfg: EvalConfig) -> EvalConfig:
-    """`cfg` with output_dir filled in; ConfigError naming the fix for what its groups cannot check alone."""
-    if not cfg.model_name_or_path or cfg.model_name_or_path.startswith("builtin:"):
-        raise ConfigError("zero.eval needs trained weights: model_name_or_path=CHECKPOINT_DIR or a hub id")
-    check_names(cfg.benchmarks)
-    if answer_region(cfg) not in ("boxed", "answer_tag"):
-        raise ConfigError(f"answer_region must be boxed or answer_tag, got {cfg.answer_region!r}")
-    if cfg.backend == "vllm":
-        from zero.generation import vllm_available
-
-        if not vllm_available():
-            raise ConfigError("backend=vllm but vllm is not installed: pip install -e .[vllm] (or backend=hf)")
+    """`cfg` with output_dir filled in. Every value was checked when `cfg` was built (`EvalConfig.__post_init__`)."""
     out = cfg.output_dir or str(Path("eval_results") / Path(cfg.model_name_or_path.rstrip("/")).name)
     return dataclasses.replace(cfg, output_dir=out)
+
+
+def check_weights(cfg: EvalConfig) -> None:
+    """ConfigError unless `cfg.model_name_or_path` names weights to load (a path that exists, or a hub id)."""
+    if not cfg.model_name_or_path or cfg.model_name_or_path.startswith("builtin:"):
+        raise ConfigError("zero.eval needs trained weights: model_name_or_path=CHECKPOINT_DIR or a hub id")
+    ModelArgs.check_model(cfg)
 
 
 def prompt_text(cfg: EvalConfig, tokenizer: Any, problem: str) -> tuple[str, str]:
@@ -173,6 +178,8 @@ def evaluate(cfg: EvalConfig, *, generator: Any = None, tokenizer: Any = None, o
     from zero.generation import model_max_length
 
     cfg = check(cfg)
+    if generator is None:  # evaluate loads the model by its name
+        check_weights(cfg)
     if tokenizer is None:
         from zero.models import load_tokenizer
 
@@ -245,26 +252,14 @@ def evaluate(cfg: EvalConfig, *, generator: Any = None, tokenizer: Any = None, o
     return results
 
 
-def main(argv: list[str] | None = None) -> int:
-    if problem := environment.torchvision_problem():  # before TRL or transformers is imported
-        print(f"zero.eval: error: {problem}", file=sys.stderr)
-        return 2
-    argv = sys.argv[1:] if argv is None else argv
-    if {"-h", "--help"} & set(argv):
-        print(__doc__ + help_text((EvalConfig,)))
-        return 0
-    try:
-        (cfg,) = parse(argv, (EvalConfig,))
-        from rewards import pool
+@cli.command("zero.eval", __doc__, lambda: (EvalConfig,))
+def main(cfg: EvalConfig) -> int:
+    from rewards import pool
 
+    try:
         pool.configure(cfg.reward_workers)
         results = evaluate(cfg)
-    except ConfigError as e:
-        print(f"zero.eval: error: {e}", file=sys.stderr)
-        return 2
     finally:
-        from rewards import pool
-
         pool.shutdown()
     from zero.passk import markdown_table
 

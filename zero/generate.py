@@ -15,26 +15,28 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from zero import environment
-from zero.args import (BenchmarkArgs, GenerationArgs, ModelArgs, ProblemArgs, PromptArgs, RewardArgs, RunArgs, _choice,
-                       _positive, reuse)
+from zero import cli
+from zero.args import (BenchmarkArgs, GenerationArgs, ModelArgs, ProblemArgs, PromptArgs, RewardArgs, RunArgs, TinyArgs,
+                       _choice, _positive, reuse)
 from zero.args import help_field as _help
-from zero.config import ConfigError, help_text, parse, write_resolved
+from zero.config import ConfigError, write_resolved
 from zero.generation import Request, Sampling, make_generator, request_seed
 from zero.store import JsonlStore
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 
 @dataclass
-class GenerateConfig(ModelArgs, ProblemArgs, PromptArgs, RewardArgs, GenerationArgs, RunArgs):
+class GenerateConfig(ModelArgs, ProblemArgs, PromptArgs, RewardArgs, GenerationArgs, TinyArgs, RunArgs):
     """zero.generate's knobs: the groups above (the teacher is `model_name_or_path`), and its own: sampling, the
     acceptance rule, the output."""
 
+    model_name_or_path: str = reuse(ModelArgs, "model_name_or_path", default="")  # the teacher: no default fits
     template: str = reuse(PromptArgs, "template", default="r1_distill")  # the teacher's own template
     max_problems: int | None = _help("Use only the first N problems (after shuffling with `seed`).", default=None)
-    tiny_num_problems: int = _help("builtin:arithmetic: number of generated problems.", default=2000)
-    tiny_max_operand: int = _help("builtin:arithmetic: operands are drawn from 0..N.", default=9)
     num_generations: int = _help("Samples drawn per problem (k).", default=4)
     temperature: float = reuse(BenchmarkArgs, "temperature")
     top_p: float = reuse(BenchmarkArgs, "top_p")
@@ -49,6 +51,8 @@ class GenerateConfig(ModelArgs, ProblemArgs, PromptArgs, RewardArgs, GenerationA
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if not self.model_name_or_path or self.model_name_or_path.startswith("builtin:"):
+            raise ConfigError("model_name_or_path (the teacher) is not set: pass a checkpoint directory or a hub id")
         _choice(self, "row_format", ("prompt_response", "messages"))
         _positive(self, "num_generations", "max_completion_length")
         _positive(self, "max_problems", "max_kept_per_problem", allow_none=True)
@@ -65,32 +69,36 @@ class Problem:
     prompt: Any  # the rendered prompt: text, or chat messages
 
 
-def load_problems(cfg: GenerateConfig) -> list[Problem]:
-    """The problems to sample (zero.data's problem set), each with its prompt for the teacher."""
+def load_problems(source: ProblemArgs, prompt: PromptArgs, tiny: TinyArgs, seed: int,
+                  limit: int | None) -> list[Problem]:
+    """The problems to sample (zero.data's problem set; the first `limit` after shuffling with `seed`), each with
+    its prompt for the teacher."""
     from zero import data
     from zero.templates import render
 
-    ds = data.load_problems(cfg, cfg.seed, limit=cfg.max_problems, tiny_num_problems=cfg.tiny_num_problems,
-                            tiny_max_operand=cfg.tiny_max_operand)  # fmt: skip
+    ds = data.load_problems(source, seed, limit=limit, tiny_num_problems=tiny.tiny_num_problems,
+                            tiny_max_operand=tiny.tiny_max_operand)  # fmt: skip
     return [Problem(i, row["prompt_id"], row["problem"], row["solution"],
-                    render(cfg.template, row["problem"], cfg.system_prompt)) for i, row in enumerate(ds)]  # fmt: skip
+                    render(prompt.template, row["problem"], prompt.system_prompt)) for i, row in enumerate(ds)]  # fmt: skip
 
 
-def verdicts(texts: list[str], truncated: list[bool], golds: list[str], cfg: GenerateConfig, region: str) -> list[dict]:
-    """The verifier's verdict on each sample: accuracy, format, truncated, and whether the sample is accepted.
+def verdicts(texts: list[str], truncated: list[bool], golds: list[str], region: str, *, timeout_s: float,
+             require_format: bool) -> list[dict]:
+    """The verifier's verdict on each sample: accuracy, format, truncated, and whether the sample is accepted
+    (right, not cut, and well-formed when `require_format`). `timeout_s` is the grading deadline per answer.
 
-    >>> cfg = GenerateConfig()
     >>> [v["accepted"] for v in verdicts(["<think> 2 </think> <answer> 2 </answer>", "<answer> 2 </answer>",
-    ...  "<think> 2 </think> <answer> 3 </answer>"], [False] * 3, ["2"] * 3, cfg, "answer_tag")]
+    ...  "<think> 2 </think> <answer> 3 </answer>"], [False] * 3, ["2"] * 3, "answer_tag", timeout_s=2.0,
+    ...  require_format=True)]
     [True, False, False]
     """
     import rewards
 
-    accuracy = rewards.accuracy_reward(texts, golds, answer_region=region, timeout_s=cfg.reward_timeout_s)
+    accuracy = rewards.accuracy_reward(texts, golds, answer_region=region, timeout_s=timeout_s)
     fmt = rewards.format_reward(texts, answer_region=region)
     out = []
     for acc, form, cut in zip(accuracy, fmt, truncated):
-        ok = acc == 1.0 and not cut and (form == 1.0 or not cfg.require_format)
+        ok = acc == 1.0 and not cut and (form == 1.0 or not require_format)
         out.append({"accuracy": acc, "format": form, "truncated": cut, "accepted": ok})
     return out
 
@@ -125,66 +133,50 @@ def trace_row(problem: Problem, sample: dict, cfg: GenerateConfig) -> dict:
     return {"problem": problem.problem, "prompt": problem.prompt, "response": sample["response"], **provenance}
 
 
-def select(problems: list[Problem], samples: list[dict], cfg: GenerateConfig) -> list[dict]:
-    """Accepted samples as trace rows, in problem then sample order, at most `max_kept_per_problem` each."""
+def select(problems: list[Problem], samples: list[dict], num_generations: int, max_kept_per_problem: int | None,
+           row: Callable[[Problem, dict], dict]) -> list[dict]:
+    """Accepted samples as trace rows (`row(problem, sample)`, e.g. `trace_row`), in problem then sample order, of
+    the first `num_generations` samples of each problem, at most `max_kept_per_problem` each."""
     by_key = {(s["problem_index"], s["sample_index"]): s for s in samples}
     rows = []
     for p in problems:
-        kept = [by_key[(p.index, j)] for j in range(cfg.num_generations) if (p.index, j) in by_key]
-        kept = [s for s in kept if s["verdict"]["accepted"]][: cfg.max_kept_per_problem]
-        rows += [trace_row(p, s, cfg) for s in kept]
+        kept = [by_key[(p.index, j)] for j in range(num_generations) if (p.index, j) in by_key]
+        kept = [s for s in kept if s["verdict"]["accepted"]][:max_kept_per_problem]
+        rows += [row(p, s) for s in kept]
     return rows
 
 
-def read_log(log: JsonlStore, problems: list[Problem], cfg: GenerateConfig) -> list[dict]:
+def read_log(log: JsonlStore, problems: list[Problem], teacher: str, resume: str) -> list[dict]:
     """The samples already drawn, from the log of an interrupted run (a cut last line is drawn again); ConfigError
-    when it belongs to another run."""
+    when it belongs to another run (other problems or another `teacher`), or exists at all when `resume` is never."""
     if not log.exists():
         return []
-    if cfg.resume == "never":
+    if resume == "never":
         raise ConfigError(f"{log.path} exists (an earlier run): resume=auto continues it, or delete it")
     samples = log.read()
     path = log.path
     ids = {p.index: p.problem_id for p in problems}
     for s in samples:
-        if ids.get(s["problem_index"]) != s["problem_id"] or s["teacher"] != cfg.model_name_or_path:
+        if ids.get(s["problem_index"]) != s["problem_id"] or s["teacher"] != teacher:
             raise ConfigError(f"{path} was written for other problems or another teacher: delete it or change output_file")
     return samples
 
 
-def check(cfg: GenerateConfig) -> None:
-    """What the groups cannot check alone, before anything loads or is written: a teacher is named."""
-    if not cfg.model_name_or_path or cfg.model_name_or_path.startswith("builtin:"):
-        raise ConfigError("model_name_or_path (the teacher) is not set: pass a checkpoint directory or a hub id")
-
-
-def main(argv: list[str] | None = None) -> int:
-    if problem := environment.torchvision_problem():  # before TRL or transformers is imported
-        print(f"zero.generate: error: {problem}", file=sys.stderr)
-        return 2
+@cli.command("zero.generate", __doc__, lambda: (GenerateConfig,))
+def main(cfg: GenerateConfig) -> int:
     import rewards
     from zero import models
     from zero.templates import get_template
     from zero.traces import prompt_renderer
 
-    argv = sys.argv[1:] if argv is None else argv
-    if {"-h", "--help"} & set(argv):
-        print(__doc__ + help_text((GenerateConfig,)))
-        return 0
-    try:
-        (cfg,) = parse(argv, (GenerateConfig,))
-        check(cfg)
-        region = cfg.answer_region or get_template(cfg.template).answer_region
-        tokenizer = models.load_tokenizer(cfg)
-        to_text = prompt_renderer(None, tokenizer)
-        problems = load_problems(cfg)
-        output = Path(cfg.output_file)
-        log = JsonlStore(output.with_name(output.name[: -len(".jsonl")] + ".samples.jsonl"), "zero.generate")
-        done = read_log(log, problems, cfg)
-        rewards.pool.configure(cfg.reward_workers)
-    except ConfigError as e:
-        print(f"zero.generate: error: {e}", file=sys.stderr)
-        return 2
+    region = cfg.answer_region or get_template(cfg.template).answer_region
+    tokenizer = models.load_tokenizer(cfg)
+    to_text = prompt_renderer(None, tokenizer)
+    problems = load_problems(cfg, cfg, cfg, cfg.seed, cfg.max_problems)
+    output = Path(cfg.output_file)
+    log = JsonlStore(output.with_name(output.name[: -len(".jsonl")] + ".samples.jsonl"), "zero.generate")
+    done = read_log(log, problems, cfg.model_name_or_path, cfg.resume)
+    rewards.pool.configure(cfg.reward_workers)
 
     from tqdm.auto import tqdm
 
@@ -208,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     def on_done(batch) -> None:
         golds = [problems[s.key[0]].answer for s in batch]
         texts = [prefills[s.key[0]] + s.text for s in batch]
-        judged = verdicts(texts, [s.truncated for s in batch], golds, cfg, region)
+        judged = verdicts(texts, [s.truncated for s in batch], golds, region, timeout_s=cfg.reward_timeout_s,
+                          require_format=cfg.require_format)  # fmt: skip
         entries = []
         for s, text, verdict in zip(batch, texts, judged):
             p = problems[s.key[0]]
@@ -225,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         make_generator(cfg, cfg, tokenizer, cfg.seed).generate(requests, sampling, on_done)
     bar.close()
 
-    rows = select(problems, done, cfg)
+    rows = select(problems, done, cfg.num_generations, cfg.max_kept_per_problem,
+                  lambda problem, sample: trace_row(problem, sample, cfg))
     JsonlStore(output).rewrite(rows)
     solved = len({r["problem_id"] for r in rows})
     print(

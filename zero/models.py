@@ -1,21 +1,17 @@
 """The policy to start from: a hub id, a local checkpoint (e.g. a zero.sft output), or the built-in tiny model
 (built, and cold-started, by `zero.cold_start.prepare_policy`; this module only loads).
 
-Everything that can fail on bad input (a path that does not exist, a hub id that cannot be reached) fails in
-`load_tokenizer`, before the run writes anything.
+A name that cannot be a model fails when the config is built (`ModelArgs.check_model`); a hub id that cannot be
+reached fails in `load_tokenizer`, before the run writes anything.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
-from zero.args import ModelArgs
+from zero.args import TINY, ModelArgs
 from zero.config import ConfigError
-
-TINY = "builtin:tiny"
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 # Tokenizer classes that mean "tokenizer.json as it is". transformers 5 ignores them for model types it lists as
@@ -38,16 +34,13 @@ def tokenizer_from_pretrained(name_or_path: str | Path):
 
 
 def load_tokenizer(model: ModelArgs):
-    """The tokenizer of `model.model_name_or_path`, with a pad token; ConfigError when the model cannot be found."""
+    """The tokenizer of `model.model_name_or_path`, with a pad token; ConfigError when the model cannot be found
+    (`ModelArgs.check_model` already refused a name that cannot be one)."""
     name = model.model_name_or_path
     if name == TINY:
         from zero.tiny import load_tokenizer as tiny_tokenizer
 
         return tiny_tokenizer()
-    if name.startswith("builtin:"):
-        raise ConfigError(f"unknown built-in model {name!r}: the built-in one is {TINY}")
-    if not Path(name).exists() and not _HUB_ID.match(name):
-        raise ConfigError(f"model path {name!r} does not exist: pass a checkpoint directory or a hub id like Qwen/Qwen2.5-1.5B")
     try:
         tokenizer = tokenizer_from_pretrained(name)
     except (OSError, ValueError) as e:

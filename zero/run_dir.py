@@ -105,21 +105,24 @@ class Plan:
         return self.finished_step is not None
 
 
-def plan_output_dir(cfg: ZeroConfig, args) -> Plan:
-    """Check the run's own settings and `output_dir`; say what to do with it. Reads only.
-
-    Raises ConfigError when the directory holds something that must not be touched.
-    """
+def check_rollout_logging(args) -> None:
+    """ConfigError unless TRL's settings keep every step's rollouts on disk (zero.replay and the notebooks read
+    only those files). `args` is TRL's GRPOConfig, which has no check of ours when it is built."""
     if not args.log_completions:
         raise ConfigError("log_completions=false would keep no rollouts on disk: zero needs it true")
     if args.logging_steps != 1:
         # TRL keeps one generation batch of completions and writes it at each log: logging less often than
         # every step would drop rollouts.
         raise ConfigError(f"logging_steps={args.logging_steps} would lose rollouts: set logging_steps=1")
-    output_dir = Path(args.output_dir)
+
+
+def plan_output_dir(output_dir: Path, resume: str, max_steps: int) -> Plan:
+    """Say what to do with zero.train's `output_dir` (`resume`: auto or never; a checkpoint at `max_steps` or
+    beyond is a finished run). Reads only.
+
+    Raises ConfigError when the directory holds something that must not be touched.
+    """
     plan = Plan(output_dir)
-    if cfg.resume not in ("auto", "never"):
-        raise ConfigError(f"resume={cfg.resume!r}: choose auto or never")
     entries = [p for p in output_dir.iterdir() if p.name != "zero.lock"] if output_dir.is_dir() else []
     if not entries:
         return plan
@@ -136,11 +139,11 @@ def plan_output_dir(cfg: ZeroConfig, args) -> Plan:
             plan.checkpoint, plan.resume_step = str(path), checkpoint_step(path)
             break
         plan.broken[path] = problem
-    if cfg.resume == "never":
+    if resume == "never":
         raise ConfigError(
             f"output_dir {str(output_dir)!r} already holds a run: pick a new output_dir, or resume=auto to continue it"
         )
-    if plan.checkpoint is not None and plan.resume_step >= args.max_steps:
+    if plan.checkpoint is not None and plan.resume_step >= max_steps:
         plan.finished_step = plan.resume_step
     return plan
 

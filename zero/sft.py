@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zero import environment
+from zero import cli
 from zero.args import DataArgs, ModelArgs, ProblemArgs, PromptArgs, RunArgs, reuse
 from zero.args import help_field as _help
-from zero.config import ConfigError, help_text, parse, write_resolved
+from zero.config import ConfigError, write_resolved
 
 CONFIG_FILE = "zero_sft_config.yaml"
 REPORT_FILE = "trace_report.json"
@@ -39,6 +39,7 @@ class SFTZeroConfig(ModelArgs, DataArgs, PromptArgs, RunArgs):
 
     # The template the student learns under: the one zero.train and zero.eval will use with this checkpoint.
     template: str | None = reuse(PromptArgs, "template", default="chat")
+    dataset_name: str = reuse(DataArgs, "dataset_name", default="")  # the traces: no default makes sense
     problem_field: str = reuse(ProblemArgs, "problem_field", default="problem")
     response_field: str = _help("Column holding the response (the trace) in prompt/response rows.", default="response")
     messages_field: str = _help("Column holding chat messages, in rows without a response column.", default="messages")
@@ -47,6 +48,8 @@ class SFTZeroConfig(ModelArgs, DataArgs, PromptArgs, RunArgs):
     def __post_init__(self) -> None:
         if self.template in ("none", "null", ""):  # the config parser keeps "none" a string for str-typed fields
             self.template = None
+        if not self.dataset_name or self.dataset_name.startswith("builtin:"):
+            raise ConfigError("dataset_name is not set: pass a trace file (zero.generate's output) or a hub dataset id")
         super().__post_init__()
 
 
@@ -105,21 +108,23 @@ def load_trace_rows(source: DataArgs) -> tuple[list[Any], list[int], list, str]:
     return rows, list(range(1, len(rows) + 1)), [], f"{name}[{source.dataset_split}]"
 
 
-def prepare_traces(opts: SFTZeroConfig, args, tokenizer):
-    """The {prompt, completion} rows to train on and the TraceReport; prints the report, raises if none is left."""
+def prepare_traces(source: DataArgs, prompt: PromptArgs, fields: dict[str, str], tokenizer, *, max_length: int,
+                   limit: int | None, seed: int):
+    """The {prompt, completion} rows to train on and the TraceReport; prints the report, raises if none is left.
+
+    `fields` names the columns (problem_field, response_field, messages_field); rows over `max_length` tokens are
+    skipped; `limit` keeps the first N good rows after shuffling with `seed`."""
     from zero.traces import check_rows, prompt_renderer, require_rows
 
-    rows, numbers, parse_issues, source = load_trace_rows(opts)
-    fields = {"problem_field": opts.problem_field, "response_field": opts.response_field,
-              "messages_field": opts.messages_field}  # fmt: skip
+    rows, numbers, parse_issues, name = load_trace_rows(source)
     kept, report = check_rows(
         rows,
-        prompt_renderer(opts.template, tokenizer, opts.system_prompt),
-        opts.template,
+        prompt_renderer(prompt.template, tokenizer, prompt.system_prompt),
+        prompt.template,
         count_tokens=lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"]),
-        max_length=args.max_length,
+        max_length=max_length,
         numbers=numbers,
-        source=source,
+        source=name,
         fields=fields,
     )
     report.total += len(parse_issues)
@@ -127,50 +132,42 @@ def prepare_traces(opts: SFTZeroConfig, args, tokenizer):
     for line in report.lines():
         print(f"zero.sft: {line}")
     require_rows(report)
-    if opts.max_train_samples is not None and opts.max_train_samples < len(kept):
+    if limit is not None and limit < len(kept):
         import random
 
-        random.Random(args.seed).shuffle(kept)
-        kept = kept[: opts.max_train_samples]
+        random.Random(seed).shuffle(kept)
+        kept = kept[:limit]
     return kept, report
 
 
-def plan_output_dir(opts: SFTZeroConfig, output_dir: Path) -> str | None:
-    """The checkpoint to resume from, or None for a new run; ConfigError when `output_dir` must not be touched."""
-    from zero.run_dir import resume_point
+def check_sft_args(args) -> None:
+    """ConfigError for TRL SFTConfig settings zero.sft refuses (SFTConfig is TRL's: no check of ours runs when it
+    is built, so the command calls this right after parsing)."""
+    if args.max_length is None:
+        raise ConfigError("max_length=None would train on unbounded sequences: set max_length (tokens)")
+    if args.completion_only_loss is False:
+        raise ConfigError("completion_only_loss=false would train on the prompts: zero.sft needs it true or unset")
 
-    return resume_point(output_dir, opts.resume, "zero.sft")
 
-
-def main(argv: list[str] | None = None) -> int:
-    if problem := environment.torchvision_problem():  # before TRL or transformers is imported
-        print(f"zero.sft: error: {problem}", file=sys.stderr)
-        return 2
+def _classes() -> tuple[type, ...]:
     from trl import SFTConfig
 
-    from zero import models
+    return SFTZeroConfig, SFTConfig
 
-    argv = sys.argv[1:] if argv is None else argv
-    if {"-h", "--help"} & set(argv):
-        print(__doc__ + help_text((SFTZeroConfig, SFTConfig)))
-        return 0
-    try:
-        if not argv:
-            raise ConfigError("no recipe given: python -m zero.sft configs/sft/tiny_distill.yaml [key=value ...]")
-        opts, args = parse(argv, (SFTZeroConfig, SFTConfig))
-        if opts.dataset_name.startswith("builtin:"):
-            raise ConfigError("dataset_name is not set: pass a trace file (zero.generate's output) or a hub dataset id")
-        if args.max_length is None:
-            raise ConfigError("max_length=None would train on unbounded sequences: set max_length (tokens)")
-        if args.completion_only_loss is False:
-            raise ConfigError("completion_only_loss=false would train on the prompts: zero.sft needs it true or unset")
-        output_dir = Path(args.output_dir)
-        checkpoint = plan_output_dir(opts, output_dir)
-        tokenizer = models.load_tokenizer(opts)
-        rows, report = prepare_traces(opts, args, tokenizer)
-    except ConfigError as e:
-        print(f"zero.sft: error: {e}", file=sys.stderr)
-        return 2
+
+@cli.command("zero.sft", __doc__, _classes, usage="python -m zero.sft configs/sft/tiny_distill.yaml [key=value ...]")
+def main(opts: SFTZeroConfig, args) -> int:
+    from zero import models
+    from zero.run_dir import resume_point
+
+    check_sft_args(args)
+    output_dir = Path(args.output_dir)
+    checkpoint = resume_point(output_dir, opts.resume, "zero.sft")
+    tokenizer = models.load_tokenizer(opts)
+    fields = {"problem_field": opts.problem_field, "response_field": opts.response_field,
+              "messages_field": opts.messages_field}  # fmt: skip
+    rows, report = prepare_traces(opts, opts, fields, tokenizer, max_length=args.max_length,
+                                  limit=opts.max_train_samples, seed=args.seed)  # fmt: skip
 
     # Nothing above wrote to output_dir; from here on the run exists.
     output_dir.mkdir(parents=True, exist_ok=True)

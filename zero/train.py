@@ -10,56 +10,53 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from zero import environment, lifecycle, preflight
-from zero.config import ConfigError, ZeroConfig, help_text, parse, shipped_recipes
-from zero.run_dir import finish, plan_output_dir, prepare, write_config
+from zero import cli, lifecycle, preflight
+from zero.config import ZeroConfig, shipped_recipes
+from zero.run_dir import check_rollout_logging, finish, plan_output_dir, prepare, write_config
 
 DEFAULT_RECIPE = shipped_recipes() / "tiny.yaml"
 
 
+def _classes() -> tuple[type, ...]:
+    from trl import GRPOConfig
+
+    return ZeroConfig, GRPOConfig
+
+
 @lifecycle.guarded("zero.train")  # SIGTERM/SIGINT, divergence and disk errors: one line and an exit code
-def main(argv: list[str] | None = None, stops: lifecycle.Stops | None = None) -> int:
-    if problem := environment.torchvision_problem():  # before TRL or transformers is imported
-        print(f"zero.train: error: {problem}", file=sys.stderr)
-        return 2
-    from trl import GRPOConfig, GRPOTrainer
+@cli.command("zero.train", __doc__, _classes, default_config=DEFAULT_RECIPE)  # --help; a ConfigError exits 2
+def main(cfg: ZeroConfig, args, stops: lifecycle.Stops | None = None) -> int:
+    from trl import GRPOTrainer
 
     import rewards
     from zero import data, guards, launch, models, tracking
     from zero.rollouts import RewardSuite
     from zero.templates import get_template
 
-    argv = sys.argv[1:] if argv is None else argv
-    if {"-h", "--help"} & set(argv):
-        print(__doc__ + help_text((ZeroConfig, GRPOConfig)))
-        return 0
-    try:
-        cfg, args = parse(argv, (ZeroConfig, GRPOConfig), default_config=DEFAULT_RECIPE)
-        launch.check(args)
-        answer_region = cfg.answer_region or get_template(cfg.template).answer_region
-        plan = plan_output_dir(cfg, args)
-        tokenizer = models.load_tokenizer(cfg)
-        dataset = training_set(cfg, args.seed)
-        preflight.check_environment(args)
-        limit = preflight.context_limit(cfg, args)
-        dataset = preflight.drop_long_prompts(dataset, tokenizer, limit, args.max_completion_length, cfg.dataset_name)
-        suite = RewardSuite(
-            cfg.reward_funcs,
-            args.reward_weights,
-            answer_region,
-            [tokenizer.eos_token_id, tokenizer.pad_token_id],
-            cfg.reflection_lexicon,
-            timeout_s=cfg.reward_timeout_s,
-            seed=args.seed,
-        )
-        rewards.pool.configure(cfg.reward_workers)
-        eval_cfg = eval_config(cfg, args, answer_region) if cfg.eval.every else None
-        if launch.is_main():  # one run per output_dir: its main process holds the lock for life
-            lifecycle.hold_run_dir(args.output_dir)
-            plan = plan_output_dir(cfg, args)  # again, now that no other run can change the directory
-    except ConfigError as e:
-        print(f"zero.train: error: {e}", file=sys.stderr)
-        return 2
+    # Every check below reads only; the first write to output_dir is its lock.
+    launch.check(args)
+    preflight.check_environment(args)  # GRPOConfig is TRL's: its packages are checked here, not when it is built
+    check_rollout_logging(args)
+    answer_region = cfg.answer_region or get_template(cfg.template).answer_region
+    eval_cfg = eval_config(cfg, args, answer_region) if cfg.eval.every else None
+    plan = plan_output_dir(Path(args.output_dir), cfg.resume, args.max_steps)
+    tokenizer = models.load_tokenizer(cfg)
+    dataset = training_set(cfg, args.seed)
+    limit = preflight.context_limit(cfg, args)
+    dataset = preflight.drop_long_prompts(dataset, tokenizer, limit, args.max_completion_length, cfg.dataset_name)
+    suite = RewardSuite(
+        cfg.reward_funcs,
+        args.reward_weights,
+        answer_region,
+        [tokenizer.eos_token_id, tokenizer.pad_token_id],
+        cfg.reflection_lexicon,
+        timeout_s=cfg.reward_timeout_s,
+        seed=args.seed,
+    )
+    rewards.pool.configure(cfg.reward_workers)
+    if launch.is_main():  # one run per output_dir: its main process holds the lock for life
+        lifecycle.hold_run_dir(args.output_dir)
+        plan = plan_output_dir(Path(args.output_dir), cfg.resume, args.max_steps)  # again: no other run changes it now
     if plan.finished:
         if launch.is_main():
             finish(plan)
@@ -146,26 +143,25 @@ def training_set(cfg: ZeroConfig, seed: int):
 
 def eval_config(cfg: ZeroConfig, args, answer_region: str):
     """The zero.eval config for evaluating the policy during training: the `eval` group's benchmark settings with
-    this run's template, grading and seed (checked now, so bad keys exit 2)."""
+    this run's template, grading and seed. Built (so checked: benchmark names, answer region) right after the
+    command line is read, so a bad `eval.*` value exits 2 before output_dir is touched."""
     import dataclasses
 
     from zero.args import BenchmarkArgs
-    from zero.eval import EvalConfig, check
+    from zero.eval import EvalConfig
 
     benchmark = {f.name: getattr(cfg.eval, f.name) for f in dataclasses.fields(BenchmarkArgs)}
-    return check(
-        EvalConfig(
-            model_name_or_path="policy",  # the live policy generates; the name only passes zero.eval's check
-            **benchmark,
-            batch_size=cfg.eval.batch_size,
-            template=cfg.template,
-            system_prompt=cfg.system_prompt,
-            answer_region=answer_region,
-            reward_timeout_s=cfg.reward_timeout_s,
-            reflection_lexicon=cfg.reflection_lexicon,
-            seed=args.seed,
-            output_dir=str(Path(args.output_dir) / "eval"),
-        )
+    return EvalConfig(
+        model_name_or_path="policy",  # a label: the live policy generates (zero.eval_callback), nothing is loaded
+        **benchmark,
+        batch_size=cfg.eval.batch_size,
+        template=cfg.template,
+        system_prompt=cfg.system_prompt,
+        answer_region=answer_region,
+        reward_timeout_s=cfg.reward_timeout_s,
+        reflection_lexicon=cfg.reflection_lexicon,
+        seed=args.seed,
+        output_dir=str(Path(args.output_dir) / "eval"),
     )
 
 
