@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zero.errors import ConfigError
 
 if TYPE_CHECKING:
     from zero.args import GenerationArgs, ModelArgs
@@ -302,8 +301,6 @@ def make_generator(engine: GenerationArgs, model: ModelArgs, tokenizer: Any, see
         backend = "vllm" if vllm_available() and torch.cuda.is_available() else "hf"
     if backend == "hf":
         return HFGenerator.load(model.model_name_or_path, tokenizer, engine.batch_size, dtype=model.dtype)
-    if not vllm_available():
-        raise ConfigError("backend=vllm but vllm is not installed: pip install 'zero-r1[vllm]', or backend=hf")
     return VLLMGenerator(
         model.model_name_or_path, tokenizer=tokenizer, dtype=model.dtype,
         gpu_memory_utilization=engine.vllm_gpu_memory_utilization,
