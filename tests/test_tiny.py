@@ -1,4 +1,5 @@
-"""The tiny recipe's control and its figures: the `random` reward, configs/tiny_random.yaml, zero.emergence.
+"""The tiny world and its control: the task generator, the cold-start traces, the `random` reward,
+configs/tiny_random.yaml, zero.emergence.
 
 Run: ``python -m pytest tests/test_tiny.py -q`` (a few seconds; no training). The learning test that runs both
 recipes is tests/test_train.py::test_tiny_recipe_learns (slow).
@@ -14,8 +15,62 @@ import yaml
 
 from helpers import TINY_CONTROL_RECIPE, TINY_RECIPE
 from rewards import REWARDS
-from zero import emergence
+from zero import emergence, tiny
+from zero.reasoning import annotate
 from zero.rollouts import RewardSuite
+
+
+def test_problems_are_seeded_chains_with_every_answer_equally_likely():
+    rows = tiny.arithmetic_problems(5000, 5, seed=0)
+    assert rows == tiny.arithmetic_problems(5000, 5, seed=0) and rows != tiny.arithmetic_problems(5000, 5, seed=1)
+    for row in rows[:500]:
+        start, ops = tiny._parse(row["problem"])
+        assert len(ops) == 4 == len(set(ops)) and set(ops) <= set(tiny.operations(5))
+        value = start
+        for op in ops:  # left to right on a ten-hour clock, written out again
+            value = eval(f"({value}) {op[0]} {op[1:]}") % 10
+        assert row["answer"] == str(value) and row["prompt_id"] == row["problem"].replace(" ", "")
+    counts = pd.Series([r["answer"] for r in rows]).value_counts(normalize=True)
+    assert len(counts) == 10 and counts.max() < 0.12 and counts.min() > 0.08
+    assert len({r["problem"] for r in rows}) > 4000  # far more chains than a 0.8M-parameter model can memorise
+    with pytest.raises(ValueError, match="tiny_max_operand >= 3"):
+        tiny.arithmetic_problems(3, 2, seed=0)
+
+
+def _final(completion: str) -> str:
+    return completion.split("<answer>")[1].split("</answer>")[0].strip()
+
+
+def test_cold_start_traces_plant_three_kinds_and_reflection_catches_real_errors():
+    problems = tiny.arithmetic_problems(4000, 5, seed=0)
+    gold = {p["problem"]: p["answer"] for p in problems}
+    rows = tiny.cold_start_traces(problems, [0.6, 0.25, 0.15], seed=0)
+    assert rows == tiny.cold_start_traces(problems, [0.6, 0.25, 0.15], seed=0)
+    by_mode = {m: [r for r in rows if r["mode"] == m] for m in tiny.MODES}
+    for mode, share in zip(tiny.MODES, [0.6, 0.25, 0.15]):
+        assert abs(len(by_mode[mode]) / len(rows) - share) < 0.03, mode
+    right = {m: sum(_final(r["completion"]) == gold[r["problem"]] for r in rs) / len(rs) for m, rs in by_mode.items()}
+    assert right["direct"] == right["reflective"] == 1.0
+    assert 0.65 < right["stepwise"] < 0.85  # slips in a quarter, each a wrong step carried on (a few land right)
+    completions = [r["completion"] for r in rows]
+    cols = annotate(completions, [_final(c) == gold[r["problem"]] for c, r in zip(completions, rows)],
+                    [True] * len(rows), [len(c.split()) for c in completions], "answer_tag",
+                    extract_answer=lambda text, region: _final(text))  # fmt: skip
+    for r, count, corrected in zip(rows, cols["reflection_count"], cols["self_correction"]):
+        assert (count > 0) == (r["mode"] == "reflective")
+        guess = r["completion"].split(" wait")[0].split("= ")[-1] if r["mode"] == "reflective" else None
+        assert corrected == (guess is not None and guess != gold[r["problem"]])  # the aha finder sees each catch
+    guessed_right = sum(", yes" in r["completion"] for r in by_mode["reflective"]) / len(by_mode["reflective"])
+    assert 0.2 < guessed_right < 0.4
+    tokenizer = tiny.load_tokenizer()
+    assert all(tokenizer.unk_token_id not in tokenizer(c)["input_ids"] for c in completions[:300])
+    assert max(len(tokenizer(c)["input_ids"]) for c in completions) < 48  # configs/tiny.yaml's completion budget
+
+
+@pytest.mark.parametrize("mix", [[0.5, 0.5], [0.6, 0.6, -0.2], [0.2, 0.2, 0.2]])
+def test_a_bad_mix_is_refused(mix):
+    with pytest.raises(ValueError, match="cold_start_mix must be 3 shares >= 0 that sum to 1"):
+        tiny.cold_start_traces(tiny.arithmetic_problems(2, 5, seed=0), mix, seed=0)
 
 
 class _State:

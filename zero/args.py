@@ -262,11 +262,16 @@ class TinyArgs(Group):
     """The generated problem set `dataset_name=builtin:arithmetic` names (zero.tiny; zero.train, zero.generate)."""
 
     tiny_num_problems: int = _help("builtin:arithmetic: number of generated problems.", default=2000)
-    tiny_max_operand: int = _help("builtin:arithmetic: operands are drawn from 0..N.", default=9)
+    tiny_max_operand: int = _help(
+        "builtin:arithmetic: chains draw their operations from +1..+N and *2..*N (N >= 3).", default=5
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _positive(self, "tiny_num_problems", "tiny_max_operand")
+        _positive(self, "tiny_num_problems")
+        if self.tiny_max_operand < 3:
+            raise ConfigError(f"tiny_max_operand must be >= 3 (a chain draws 4 distinct operations), "
+                              f"got {self.tiny_max_operand!r}")
 
 
 @dataclass

@@ -15,25 +15,26 @@ from zero.config import ConfigError
 from zero.sft import run_sft
 
 COLD_START_BATCH = 32  # traces per cold-start SFT step, over all processes
+COLD_START_SEED = 1_000_003  # added to the run's seed: the cold start's problems are not RL's
 
 
 def prepare_policy(
     output_dir: Path,
-    problems: list[dict[str, str]],
     render_prompt: Callable[[str], str],
     *,
     max_operand: int,
     cold_start_steps: int,
     cold_start_learning_rate: float,
-    cold_start_correct_share: float,
+    cold_start_mix: list[float],
     seed: int,
     resuming: bool,
 ) -> str:
     """The path the trainer (and vLLM) load the tiny starting policy from.
 
-    The tiny model is built into `output_dir/base_model`; with `cold_start_steps`, its cold start (SFT on
-    `cold_start_traces` of `problems`, prompts rendered by `render_prompt`) is trained into `output_dir/cold_start`
-    first. A resumed run reuses both as they are.
+    The tiny model is built into `output_dir/base_model`; with `cold_start_steps`, its cold start is trained into
+    `output_dir/cold_start` first: SFT on `cold_start_traces` (kinds mixed by `cold_start_mix`) of
+    `cold_start_steps` x 32 problems drawn afresh (seeded apart from RL's set, so every step sees new chains),
+    prompts rendered by `render_prompt`. A resumed run reuses both as they are.
     """
     base = output_dir / "base_model"
     if launch.is_main() and not (base / "config.json").exists():
@@ -48,15 +49,12 @@ def prepare_policy(
         return str(cold)
     if resuming:
         raise ConfigError(f"{cold} is missing from a run that has checkpoints: restore it or start a new output_dir")
-    rows = [
-        {"prompt": render_prompt(r["problem"]), "completion": r["completion"]}
-        for r in tiny.cold_start_traces(problems, max_operand, cold_start_correct_share, seed)
-    ]
+    problems = tiny.arithmetic_problems(cold_start_steps * COLD_START_BATCH, max_operand, seed=COLD_START_SEED + seed)
+    traces = tiny.cold_start_traces(problems, cold_start_mix, seed)
+    rows = [{"prompt": render_prompt(r["problem"]), "completion": r["completion"]} for r in traces]
     if launch.is_main():
-        print(
-            f"zero: cold start: {cold_start_steps} SFT steps on {len(rows)} traces, "
-            f"{cold_start_correct_share:.0%} of them with the right answer"
-        )
+        kinds = ", ".join(f"{m} {sum(r['mode'] == m for r in traces) / len(traces):.0%}" for m in tiny.MODES)
+        print(f"zero: cold start: {cold_start_steps} SFT steps on {len(rows)} fresh traces ({kinds})")
     # Under a multi-process launch every process takes part (the SFT is data-parallel too), each with its share of
     # the same 32-trace batch.
     run_sft(
@@ -70,6 +68,7 @@ def prepare_policy(
         seed=seed,
         use_cpu=not _has_accelerator(),
         bf16=False,
+        gradient_checkpointing=False,  # SFTConfig's default is on: about 2x slower here, and memory is no issue
     )
     return str(cold)
 

@@ -69,14 +69,20 @@ class ZeroConfig(ModelArgs, ProblemArgs, PromptArgs, RewardArgs, TelemetryArgs, 
         "SFT steps on R1-format traces before RL (0: none). Used by the tiny recipe; see zero/tiny.py.", default=0
     )
     cold_start_learning_rate: float = _help("Peak learning rate of the cold-start SFT (linear decay).", default=1e-3)
-    cold_start_correct_share: float = _help(
-        "Share of cold-start traces whose answer is right (the rest are random): a weak prior for RL to sharpen.",
-        default=0.2,
+    cold_start_mix: list[float] = _help(
+        "Shares of the cold-start trace kinds direct / stepwise / reflective (zero.tiny.MODES); they sum to 1.",
+        default_factory=lambda: [0.6, 0.25, 0.15],
     )
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _positive(self, "max_train_samples", allow_none=True)
+        from zero.tiny import check_mix
+
+        try:
+            check_mix(self.cold_start_mix)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
         if not self.reward_funcs:
             raise ConfigError("reward_funcs is empty: name at least one reward (accuracy, format)")
         from rewards import get_reward  # the ground floor's registry: a reward registered before parsing counts

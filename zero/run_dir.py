@@ -36,7 +36,7 @@ STARTING_POINTS = ("base_model", "cold_start")
 FROM_CHECKPOINT = ("learning_rate", "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "optim")
 # Shaped by the starting point, which a resumed run reuses as it is.
 FROM_START = ("model_name_or_path", "torch_dtype", "cold_start_steps", "cold_start_learning_rate",
-              "cold_start_correct_share")
+              "cold_start_mix")
 
 
 def checkpoint_step(path: Path) -> int:

@@ -1,17 +1,27 @@
-"""The tiny recipe's world, built in code: a ~0.4M-parameter Qwen2 model, its tokenizer, and a verifiable task.
+"""The tiny recipe's world, built in code: a ~0.8M-parameter Qwen2 model, its tokenizer, and a verifiable task.
 
 Everything here runs offline on a CPU, so `python -m zero.train configs/tiny.yaml` exercises the same code path as
 the GPU recipes (templates, `rewards/`, TRL's GRPOTrainer, vLLM when asked) in minutes.
 
-- Task (`builtin:arithmetic`): "a + b" with a, b in 0..max_operand, every sum equally likely (see
-  `arithmetic_problems`); the gold answer is the sum. Scored by the same `rewards.accuracy_reward` /
-  `format_reward` as MATH.
-- Cold start (`cold_start_traces`): DeepSeek-R1's cold start, scaled down. SFT on R1-format traces
-  (`<think> 3 + 4 = 7 </think> <answer> 7 </answer>`) of which only `cold_start_correct_share` (20 %) carry the
-  right answer; the rest carry a random one. The cold-started policy therefore writes the format and knows a
-  little arithmetic: it samples the right answer about a fifth of the time. That weak prior is what a base model
-  brings to R1-Zero; GRPO has to turn it into reliable answers. A quarter of the traces restate a value after
-  "wait", which gives the reflection telemetry and the aha finder something to find.
+- Task (`builtin:arithmetic`, `arithmetic_problems`): a chain on a ten-hour clock. A start digit and four distinct
+  operations, each "+d" (d in 1..max_operand) or "*d" (d in 2..max_operand), applied left to right mod 10:
+  "3 + 2 * 4 + 1 * 3" is ((3 + 2) * 4 + 1) * 3 mod 10 = 3. The gold answer (one digit) is drawn uniformly first,
+  so no constant answer beats 0.1. The space (10 starts x 3024 ordered choices of 4 of 9 operations at
+  max_operand 5) is far too large for the model to memorise, and the 2-layer model cannot compose four lookups in
+  one forward pass, but it can do one lookup per step: written as running partial results
+  ("3 + 2 = 5 * 4 = 0 + 1 = 1 * 3 = 3") every step reads the previous result, one operation and one operand at
+  fixed offsets. Thinking longer is the only way to be right more often than chance.
+- Cold start (`cold_start_traces`): pretraining, scaled down, planting behaviours that RL can select (as
+  Understand-R1-Zero, Liu et al. 2025, found reflection already present in base models). Three kinds of trace
+  (`MODES`, mixed by `cold_start_mix`, by default 60 / 25 / 15 %):
+  - direct: the problem and a one-shot answer. The model can only guess these (about chance);
+  - stepwise: the running partial results, with a slip (one wrong step, carried on to the end) in
+    `SLIP_RATE` of them, as a sloppy base model would write;
+  - reflective: a one-shot guess, right `GUESS_RIGHT` of the time, then "wait , let me check :", the careful
+    running partial results, and ", not 7" when the guess was wrong (a real error that the check catches) or
+    ", yes" when it was right.
+  RL's reward only checks the final answer and the tags, so longer, reflective completions win only because
+  they are right more often; the random-reward control (configs/tiny_random.yaml) shows what happens without that.
 - Model: head_dim 64, because vLLM's CPU attention refuses smaller heads.
 - Tokenizer: word-level, built from the task's own text (`build_tokenizer`); the file ships in
   `zero/assets/tiny_tokenizer.json` so every machine gets identical token ids.
@@ -31,67 +41,152 @@ CHAT_TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }}\n{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|>{% endif %}"
 )
+MODULUS = 10  # a ten-hour clock: every value, and so every answer, is one digit
+CHAIN_LENGTH = 4  # operations per problem
+MODES = ("direct", "stepwise", "reflective")  # the cold start's kinds of trace, in `cold_start_mix` order
+SLIP_RATE = 0.25  # share of stepwise traces with one wrong step
+GUESS_RIGHT = 0.3  # share of reflective traces whose one-shot guess is already right
+
+
+def operations(max_operand: int) -> list[str]:
+    """The operations a chain draws from: "+1".."+N", then "*2".."*N".
+
+    >>> operations(3)
+    ['+1', '+2', '+3', '*2', '*3']
+    """
+    ops = [f"+{d}" for d in range(1, max_operand + 1)] + [f"*{d}" for d in range(2, max_operand + 1)]
+    if len(ops) < CHAIN_LENGTH:
+        raise ValueError(f"builtin:arithmetic needs tiny_max_operand >= 3 (it draws {CHAIN_LENGTH} distinct "
+                         f"operations), got {max_operand}")
+    return ops
+
+
+def apply(value: int, op: str) -> int:
+    """One step on the clock: `value` then `op` ("+d" or "*d"), mod 10."""
+    d = int(op[1:])
+    return (value + d if op[0] == "+" else value * d) % MODULUS
+
+
+def partial_results(start: int, ops: list[str]) -> list[int]:
+    """The running results of a chain, one per operation; the last is its value."""
+    values, value = [], start
+    for op in ops:
+        value = apply(value, op)
+        values.append(value)
+    return values
+
+
+def _text(start: int, ops: list[str]) -> str:
+    return " ".join([str(start), *(f"{op[0]} {op[1:]}" for op in ops)])
+
+
+def _parse(problem: str) -> tuple[int, list[str]]:
+    words = problem.split()
+    if len(words) < 3 or len(words) % 2 == 0 or any(w not in "+*" for w in words[1::2]):
+        raise ValueError(f"not a builtin:arithmetic problem: {problem!r}")
+    return int(words[0]), [a + b for a, b in zip(words[1::2], words[2::2])]
 
 
 def arithmetic_problems(num_problems: int, max_operand: int, seed: int) -> list[dict[str, str]]:
-    """`num_problems` rows of {problem, answer, prompt_id}: "a + b" with a, b in 0..max_operand.
+    """`num_problems` rows of {problem, answer, prompt_id}: a start digit and four distinct operations on a
+    ten-hour clock, applied left to right (see the module docstring).
 
-    The sum is drawn uniformly first, then a pair with that sum. With uniform operands the commonest sum (4 of
-    0..8) covers a fifth of the problems, and GRPO found that shortcut: answer "4" everywhere, copy nothing
-    (measured: accuracy stuck at 0.19, the think's copy of the problem fell from 0.97 to 0.16). With every answer
-    equally likely, no constant answer beats chance and accuracy has to come from reading the problem.
+    The answer is drawn uniformly from 0..9 first, then a chain with that value (rejection sampling): "*2", "*4"
+    and "*5" make even answers and 0 commoner among uniform chains, and a policy would learn that skew instead of
+    the arithmetic.
 
-    >>> arithmetic_problems(2, 9, seed=0)
-    [{'problem': '9 + 3', 'answer': '12', 'prompt_id': '9+3'}, {'problem': '4 + 9', 'answer': '13', 'prompt_id': '4+9'}]
+    >>> [(p["problem"], p["answer"]) for p in arithmetic_problems(3, 5, seed=0)]
+    [('5 * 3 + 1 * 4 + 2', '6'), ('7 + 3 + 4 * 3 + 1', '3'), ('9 + 3 + 5 + 4 * 2', '2')]
     """
-    if num_problems < 1 or max_operand < 1:
-        raise ValueError("builtin:arithmetic needs tiny_num_problems >= 1 and tiny_max_operand >= 1")
+    if num_problems < 1:
+        raise ValueError("builtin:arithmetic needs tiny_num_problems >= 1")
+    ops = operations(max_operand)
     rng = random.Random(seed)
     rows = []
     for _ in range(num_problems):
-        total = rng.randint(0, 2 * max_operand)
-        a = rng.randint(max(0, total - max_operand), min(max_operand, total))
-        b = total - a
-        rows.append({"problem": f"{a} + {b}", "answer": str(total), "prompt_id": f"{a}+{b}"})
+        answer = rng.randrange(MODULUS)
+        while True:
+            start, chain = rng.randrange(MODULUS), rng.sample(ops, CHAIN_LENGTH)
+            if partial_results(start, chain)[-1] == answer:
+                break
+        problem = _text(start, chain)
+        rows.append({"problem": problem, "answer": str(answer), "prompt_id": problem.replace(" ", "")})
     return rows
 
 
-def cold_start_trace(problem: str, answer: str, max_answer: int, correct_share: float, rng: random.Random) -> str:
-    """An R1-format trace for `problem` whose answer is right with probability `correct_share`, else random.
+def _steps(start: int, ops: list[str], values: list[int]) -> str:
+    """Running partial results: "3 + 2 = 5 * 4 = 0 + 1 = 1 * 3 = 3"."""
+    return " ".join([str(start), *(f"{op[0]} {op[1:]} = {v}" for op, v in zip(ops, values))])
 
-    >>> cold_start_trace("3 + 4", "7", 18, 0.0, random.Random(1))
-    '<think> 3 + 4 = 2 </think> <answer> 2 </answer>'
+
+def _other_digit(value: int, rng: random.Random) -> int:
+    return rng.choice([d for d in range(MODULUS) if d != value])
+
+
+def cold_start_trace(problem: str, mode: str, rng: random.Random) -> str:
+    """An R1-format trace of `problem` of kind `mode` (`MODES`; see the module docstring).
+
+    >>> rng = random.Random(3)
+    >>> cold_start_trace("3 + 2 * 4 + 1 * 3", "direct", rng)
+    '<think> 3 + 2 * 4 + 1 * 3 = 3 </think> <answer> 3 </answer>'
+    >>> cold_start_trace("3 + 2 * 4 + 1 * 3", "stepwise", rng)  # a slip at 5 * 4, carried to the end
+    '<think> 3 + 2 = 5 * 4 = 6 + 1 = 7 * 3 = 1 </think> <answer> 1 </answer>'
+    >>> cold_start_trace("3 + 2 * 4 + 1 * 3", "reflective", rng)  # a wrong guess, caught by the check
+    '<think> 3 + 2 * 4 + 1 * 3 = 8 wait , let me check : 3 + 2 = 5 * 4 = 0 + 1 = 1 * 3 = 3 , not 8 </think> <answer> 3 </answer>'
     """
-    guess = answer if rng.random() < correct_share else str(rng.randint(0, max_answer))
-    if rng.random() < 0.25:  # a second try after "wait"; the first one is a random guess
-        return f"<think> {problem} = {rng.randint(0, max_answer)} wait , {problem} = {guess} </think> <answer> {guess} </answer>"
-    return f"<think> {problem} = {guess} </think> <answer> {guess} </answer>"
+    start, ops = _parse(problem)
+    values = partial_results(start, ops)
+    answer = values[-1]
+    if mode == "direct":  # a one-shot answer: right, but the model cannot compute it in one pass
+        think = f"{problem} = {answer}"
+    elif mode == "stepwise":
+        if rng.random() < SLIP_RATE:  # one step wrong, and the rest follows from the wrong value
+            i = rng.randrange(len(ops))
+            values[i] = _other_digit(values[i], rng)
+            for j in range(i + 1, len(ops)):
+                values[j] = apply(values[j - 1], ops[j])
+            answer = values[-1]
+        think = _steps(start, ops, values)
+    elif mode == "reflective":
+        guess = answer if rng.random() < GUESS_RIGHT else _other_digit(answer, rng)
+        verdict = ", yes" if guess == answer else f", not {guess}"
+        think = f"{problem} = {guess} wait , let me check : {_steps(start, ops, values)} {verdict}"
+    else:
+        raise ValueError(f"unknown cold-start trace mode {mode!r}: choose one of {', '.join(MODES)}")
+    return f"<think> {think} </think> <answer> {answer} </answer>"
 
 
-def cold_start_traces(
-    problems: list[dict[str, str]], max_operand: int, correct_share: float, seed: int
-) -> list[dict[str, str]]:
-    """{problem, completion} rows for the cold-start SFT, one per problem."""
-    if not 0.0 <= correct_share <= 1.0:
-        raise ValueError(f"cold_start_correct_share must be in [0, 1], got {correct_share}")
+def check_mix(mix: list[float]) -> list[float]:
+    """`mix` (the share of each of `MODES`) if it is one, else a ValueError that says what one is."""
+    if len(mix) != len(MODES) or any(not share >= 0 for share in mix) or abs(sum(mix) - 1) > 1e-6:
+        raise ValueError(f"cold_start_mix must be {len(MODES)} shares >= 0 that sum to 1 ({' / '.join(MODES)}), "
+                         f"got {mix}")
+    return list(mix)
+
+
+def cold_start_traces(problems: list[dict[str, str]], mix: list[float], seed: int) -> list[dict[str, str]]:
+    """{problem, completion, mode} rows for the cold-start SFT, one per problem, kinds drawn by `mix`."""
+    weights = check_mix(mix)
     rng = random.Random(seed + 1)
-    return [
-        {"problem": p["problem"], "completion": cold_start_trace(p["problem"], p["answer"], 2 * max_operand, correct_share, rng)}
-        for p in problems
-    ]
+    rows = []
+    for p in problems:
+        mode = rng.choices(MODES, weights)[0]
+        rows.append({"problem": p["problem"], "completion": cold_start_trace(p["problem"], mode, rng), "mode": mode})
+    return rows
 
 
-def _corpus(max_operand: int = 20) -> list[str]:
+def _corpus(max_operand: int = 9) -> list[str]:
     from zero.templates import BOXED_INSTRUCTION, TEMPLATES, render
 
-    rng = random.Random(0)
     problems = arithmetic_problems(3000, max_operand, seed=0)
     lines = [TEMPLATES["r1_zero"].text, TEMPLATES["qwen_math_boxed"].text, BOXED_INSTRUCTION]
     lines += [render("r1_zero", p["problem"]) for p in problems[:50]]
-    lines += [cold_start_trace(p["problem"], p["answer"], 2 * max_operand, 0.0, rng) for p in problems]
-    lines += [f"\\boxed{{{n}}} {n}" for n in range(0, 2 * max_operand + 1)]
+    lines += [r["completion"] for r in cold_start_traces(problems, [0.4, 0.3, 0.3], seed=0)]
+    lines += [f"<think> {a} + {b} = {a + b} </think> <answer> {a + b} </answer>" for a in range(10) for b in range(10)]
+    lines += [f"\\boxed{{{n}}} {n}" for n in range(0, 200)]
     lines += ["Let me check again . Hmm , let's verify : recheck the sum . However , alternatively retry"] * 20
     return lines
+
 
 
 # Whole words, whole numbers, tags and single punctuation marks are tokens; whitespace is not. A completion is
@@ -153,11 +248,11 @@ def build_tiny_model(output_dir: str | Path, seed: int = 0) -> Path:
     tokenizer = load_tokenizer()
     config = Qwen2Config(
         vocab_size=len(tokenizer),
-        hidden_size=128,
-        intermediate_size=256,
+        hidden_size=192,
+        intermediate_size=384,
         num_hidden_layers=2,
-        num_attention_heads=2,  # head_dim 64: the smallest vLLM's CPU attention accepts
-        num_key_value_heads=2,
+        num_attention_heads=3,  # head_dim 64: the smallest vLLM's CPU attention accepts
+        num_key_value_heads=3,
         max_position_embeddings=512,
         tie_word_embeddings=True,
         bos_token_id=tokenizer.eos_token_id,

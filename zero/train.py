@@ -89,13 +89,11 @@ def main(cfg: ZeroConfig, args, stops: lifecycle.Stops | None = None) -> int:
 
         model_path = cold_start.prepare_policy(
             output_dir,
-            data.load_raw(cfg, args.seed, tiny_num_problems=cfg.tiny_num_problems,
-                          tiny_max_operand=cfg.tiny_max_operand).to_list(),
             lambda problem: render(cfg.template, problem, cfg.system_prompt),
             max_operand=cfg.tiny_max_operand,
             cold_start_steps=cfg.cold_start_steps,
             cold_start_learning_rate=cfg.cold_start_learning_rate,
-            cold_start_correct_share=cfg.cold_start_correct_share,
+            cold_start_mix=cfg.cold_start_mix,
             seed=args.seed,
             resuming=checkpoint is not None,
         )
