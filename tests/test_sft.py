@@ -204,19 +204,23 @@ def test_a_think_block_the_template_opens_is_not_opened_twice():
 # --- the tiny pipeline: teacher -> zero.generate -> zero.sft -> zero.train ------------------------------------
 
 
+HELD_OUT = 999  # the seed of the 100 held-out chains that greedy_accuracy scores
+
+
 def greedy_accuracy(model_dir, template):
-    """Greedy accuracy of a checkpoint on all 100 "a + b" problems (a, b in 0..9) under `template`."""
+    """Greedy accuracy of a checkpoint on 100 held-out chains of the tiny world under `template`."""
     import rewards
     from zero.generation import HFGenerator, Request, Sampling
+    from zero.tiny import arithmetic_problems
     from zero.traces import prompt_renderer
 
     tok = tokenizer_from_pretrained(model_dir)
     to_text = prompt_renderer(template, tok)
-    problems = [(f"{a} + {b}", str(a + b)) for a in range(10) for b in range(10)]
+    problems = [(p["problem"], p["answer"]) for p in arithmetic_problems(100, 5, seed=HELD_OUT)]
     requests = [Request(i, tok(to_text(p), add_special_tokens=False)["input_ids"], 0) for i, (p, _) in enumerate(problems)]
     samples = []
     HFGenerator.load(str(model_dir), tok, batch_size=100, dtype="float32").generate(
-        requests, Sampling(0.0, 1.0, 32), samples.extend
+        requests, Sampling(0.0, 1.0, 64), samples.extend
     )
     samples.sort(key=lambda s: s.key)
     scores = rewards.accuracy_reward([s.text for s in samples], [gold for _, gold in problems])
@@ -236,19 +240,25 @@ def first_step_accuracy(tmp_path, name, *overrides):
     return float(pd.read_parquet(out / "completions" / "completions_00001.parquet")["reward_accuracy"].mean())
 
 
+TEACHER_STEPS = 400
+
+
 @pytest.mark.slow
 def test_tiny_pipeline(tmp_path):
     """generate -> sft -> train end to end on CPU. Figures over 3 seeds: README "Cold start and distillation"."""
     from zero import generate
     from zero.templates import render
-    from zero.tiny import arithmetic_problems
+    from zero.tiny import arithmetic_problems, cold_start_traces
 
-    teacher_rows = [{"prompt": render("r1_zero", p["problem"]),
-                     "completion": f"<think> {p['problem']} = {p['answer']} </think> <answer> {p['answer']} </answer>"}
-                    for p in arithmetic_problems(2000, 9, seed=123)]  # fmt: skip
+    # The teacher: the tiny model fine-tuned on the tiny world's reflective traces only (a guess, a check by running
+    # partial results, the corrected answer), which always end right.
+    problems = arithmetic_problems(TEACHER_STEPS * 32, 5, seed=123)
+    teacher_rows = [{"prompt": render("r1_zero", r["problem"]), "completion": r["completion"]}
+                    for r in cold_start_traces(problems, [0.0, 0.0, 1.0], seed=0)]  # fmt: skip
     teacher = sft.run_sft(build_tiny_model(tmp_path / "base", seed=0), teacher_rows, tmp_path / "teacher",
-                          max_steps=200, learning_rate=3e-3, per_device_train_batch_size=32,
-                          lr_scheduler_type="constant", use_cpu=True, bf16=False, disable_tqdm=True)  # fmt: skip
+                          max_steps=TEACHER_STEPS, learning_rate=1e-3, per_device_train_batch_size=32,
+                          lr_scheduler_type="linear", use_cpu=True, bf16=False, disable_tqdm=True,
+                          gradient_checkpointing=False)  # fmt: skip
     traces = tmp_path / "traces.jsonl"
     recipe = str(Path(RECIPE).parent / "tiny_teacher_traces.yaml")
     assert generate.main([recipe, f"model_name_or_path={teacher}", f"output_file={traces}"]) == 0
@@ -258,7 +268,7 @@ def test_tiny_pipeline(tmp_path):
     assert sft.main([RECIPE, f"dataset_name={traces}", f"output_dir={tmp_path / 'student'}", "disable_tqdm=true"]) == 0
     untrained = greedy_accuracy(tmp_path / "student" / "base_model", "chat")
     student = greedy_accuracy(tmp_path / "student", "chat")
-    print(f"greedy accuracy on 100 problems: untrained {untrained:.2f}, SFT student {student:.2f}")
+    print(f"greedy accuracy on 100 held-out chains: untrained {untrained:.2f}, SFT student {student:.2f}")
     assert student >= untrained + 0.3
 
     from_student = first_step_accuracy(

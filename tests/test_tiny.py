@@ -51,7 +51,9 @@ def test_cold_start_traces_plant_three_kinds_and_reflection_catches_real_errors(
         assert abs(len(by_mode[mode]) / len(rows) - share) < 0.03, mode
     right = {m: sum(_final(r["completion"]) == gold[r["problem"]] for r in rs) / len(rs) for m, rs in by_mode.items()}
     assert right["direct"] == right["reflective"] == 1.0
-    assert 0.65 < right["stepwise"] < 0.85  # slips in a quarter, each a wrong step carried on (a few land right)
+    assert 0.3 < right["stepwise"] < 0.5  # a chain that meets no misremembered fact, or one whose error lands right
+    wrong_facts = [(v, op) for v in range(10) for op in tiny.operations(5) if tiny.misremembered(v, op) != tiny.apply(v, op)]
+    assert 15 <= len(wrong_facts) <= 35
     completions = [r["completion"] for r in rows]
     cols = annotate(completions, [_final(c) == gold[r["problem"]] for c, r in zip(completions, rows)],
                     [True] * len(rows), [len(c.split()) for c in completions], "answer_tag",

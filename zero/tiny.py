@@ -15,11 +15,13 @@ the GPU recipes (templates, `rewards/`, TRL's GRPOTrainer, vLLM when asked) in m
   Understand-R1-Zero, Liu et al. 2025, found reflection already present in base models). Three kinds of trace
   (`MODES`, mixed by `cold_start_mix`, by default 60 / 25 / 15 %):
   - direct: the problem and a one-shot answer. The model can only guess these (about chance);
-  - stepwise: the running partial results, with a slip (one wrong step, carried on to the end) in
-    `SLIP_RATE` of them, as a sloppy base model would write;
+  - stepwise: the running partial results written in a hurry: a fixed share of the single-step facts
+    (`MISREMEMBERED`) is always written with the same wrong digit, carried on to the end, so about 0.4 of
+    them end right. The errors are confident and repeatable, like a base model's wrong recall: sampling the same
+    habit again does not fix them, which is what leaves checking something to win;
   - reflective: a one-shot guess, right `GUESS_RIGHT` of the time, then "wait , let me check :", the careful
     running partial results, and ", not 7" when the guess was wrong (a real error that the check catches) or
-    ", yes" when it was right.
+    ", yes" when it was right. The check works every fact out correctly.
   RL's reward only checks the final answer and the tags, so longer, reflective completions win only because
   they are right more often; the random-reward control (configs/tiny_random.yaml) shows what happens without that.
 - Model: head_dim 64, because vLLM's CPU attention refuses smaller heads.
@@ -44,7 +46,7 @@ CHAT_TEMPLATE = (
 MODULUS = 10  # a ten-hour clock: every value, and so every answer, is one digit
 CHAIN_LENGTH = 4  # operations per problem
 MODES = ("direct", "stepwise", "reflective")  # the cold start's kinds of trace, in `cold_start_mix` order
-SLIP_RATE = 0.25  # share of stepwise traces with one wrong step
+MISREMEMBERED = 0.3  # share of the (value, operation) facts that stepwise traces always get wrong
 GUESS_RIGHT = 0.3  # share of reflective traces whose one-shot guess is already right
 
 
@@ -119,6 +121,18 @@ def _steps(start: int, ops: list[str], values: list[int]) -> str:
     return " ".join([str(start), *(f"{op[0]} {op[1:]} = {v}" for op, v in zip(ops, values))])
 
 
+def misremembered(value: int, op: str) -> int:
+    """The result of `value` then `op` as a stepwise trace writes it: right, except for a fixed `MISREMEMBERED`
+    share of the facts, each always given the same wrong digit.
+
+    >>> apply(5, "*4"), misremembered(5, "*4"), misremembered(5, "*4"), misremembered(3, "+2")
+    (0, 4, 4, 5)
+    """
+    fact = random.Random(f"{value}{op}")  # a str seed is hashed with SHA-512: the same on every machine
+    right = apply(value, op)
+    return _other_digit(right, fact) if fact.random() < MISREMEMBERED else right
+
+
 def _other_digit(value: int, rng: random.Random) -> int:
     return rng.choice([d for d in range(MODULUS) if d != value])
 
@@ -126,13 +140,13 @@ def _other_digit(value: int, rng: random.Random) -> int:
 def cold_start_trace(problem: str, mode: str, rng: random.Random) -> str:
     """An R1-format trace of `problem` of kind `mode` (`MODES`; see the module docstring).
 
-    >>> rng = random.Random(3)
+    >>> rng = random.Random(0)
     >>> cold_start_trace("3 + 2 * 4 + 1 * 3", "direct", rng)
     '<think> 3 + 2 * 4 + 1 * 3 = 3 </think> <answer> 3 </answer>'
-    >>> cold_start_trace("3 + 2 * 4 + 1 * 3", "stepwise", rng)  # a slip at 5 * 4, carried to the end
-    '<think> 3 + 2 = 5 * 4 = 6 + 1 = 7 * 3 = 1 </think> <answer> 1 </answer>'
+    >>> cold_start_trace("3 + 2 * 4 + 1 * 3", "stepwise", rng)  # 5 * 4 misremembered, carried to the end
+    '<think> 3 + 2 = 5 * 4 = 4 + 1 = 5 * 3 = 5 </think> <answer> 5 </answer>'
     >>> cold_start_trace("3 + 2 * 4 + 1 * 3", "reflective", rng)  # a wrong guess, caught by the check
-    '<think> 3 + 2 * 4 + 1 * 3 = 8 wait , let me check : 3 + 2 = 5 * 4 = 0 + 1 = 1 * 3 = 3 , not 8 </think> <answer> 3 </answer>'
+    '<think> 3 + 2 * 4 + 1 * 3 = 7 wait , let me check : 3 + 2 = 5 * 4 = 0 + 1 = 1 * 3 = 3 , not 7 </think> <answer> 3 </answer>'
     """
     start, ops = _parse(problem)
     values = partial_results(start, ops)
@@ -140,12 +154,11 @@ def cold_start_trace(problem: str, mode: str, rng: random.Random) -> str:
     if mode == "direct":  # a one-shot answer: right, but the model cannot compute it in one pass
         think = f"{problem} = {answer}"
     elif mode == "stepwise":
-        if rng.random() < SLIP_RATE:  # one step wrong, and the rest follows from the wrong value
-            i = rng.randrange(len(ops))
-            values[i] = _other_digit(values[i], rng)
-            for j in range(i + 1, len(ops)):
-                values[j] = apply(values[j - 1], ops[j])
-            answer = values[-1]
+        value = start
+        for i, op in enumerate(ops):  # a misremembered fact is wrong every time, and the rest follows from it
+            value = misremembered(value, op)
+            values[i] = value
+        answer = value
         think = _steps(start, ops, values)
     elif mode == "reflective":
         guess = answer if rng.random() < GUESS_RIGHT else _other_digit(answer, rng)
