@@ -257,6 +257,17 @@ class GenerationArgs(Group):
             raise ConfigError("backend=vllm but vllm is not installed: pip install 'zero-r1[vllm]' (or backend=hf)")
 
 
+MODES = ("direct", "stepwise", "reflective")  # the tiny cold start's kinds of trace (zero.tiny), in cold_start_mix order
+
+
+def check_mix(mix: list[float]) -> list[float]:
+    """`mix` (the share of each of `MODES`) if it is one, else a ValueError that says what one is."""
+    if len(mix) != len(MODES) or any(not share >= 0 for share in mix) or abs(sum(mix) - 1) > 1e-6:
+        raise ValueError(f"cold_start_mix must be {len(MODES)} shares >= 0 that sum to 1 ({' / '.join(MODES)}), "
+                         f"got {mix}")
+    return list(mix)
+
+
 @dataclass
 class TinyArgs(Group):
     """The generated problem set `dataset_name=builtin:arithmetic` names (zero.tiny; zero.train, zero.generate)."""

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from zero.args import (LoggingArgs, ModelArgs, ProblemArgs, PromptArgs, RewardArgs, RunArgs, TelemetryArgs, TinyArgs,
+from zero.args import (check_mix, LoggingArgs, ModelArgs, ProblemArgs, PromptArgs, RewardArgs, RunArgs, TelemetryArgs, TinyArgs,
                        TrainingEvalArgs, _positive, help_field)
 from zero.errors import ConfigError  # also zero.config.ConfigError, the name every command catches
 
@@ -77,8 +77,6 @@ class ZeroConfig(ModelArgs, ProblemArgs, PromptArgs, RewardArgs, TelemetryArgs, 
     def __post_init__(self) -> None:
         super().__post_init__()
         _positive(self, "max_train_samples", allow_none=True)
-        from zero.tiny import check_mix
-
         try:
             check_mix(self.cold_start_mix)
         except ValueError as e:

@@ -33,7 +33,10 @@ from __future__ import annotations
 
 import importlib.resources
 import random
+from collections.abc import Callable
 from pathlib import Path
+
+from zero.args import MODES, check_mix  # the cold start's kinds of trace, in `cold_start_mix` order
 
 ASSET = importlib.resources.files("zero") / "assets" / "tiny_tokenizer.json"
 EOS, PAD, UNK = "<|endoftext|>", "<|pad|>", "<|unk|>"
@@ -45,7 +48,6 @@ CHAT_TEMPLATE = (
 )
 MODULUS = 10  # a ten-hour clock: every value, and so every answer, is one digit
 CHAIN_LENGTH = 4  # operations per problem
-MODES = ("direct", "stepwise", "reflective")  # the cold start's kinds of trace, in `cold_start_mix` order
 MISREMEMBERED = 0.3  # share of the (value, operation) facts that stepwise traces always get wrong
 GUESS_RIGHT = 0.3  # share of reflective traces whose one-shot guess is already right
 
@@ -69,11 +71,11 @@ def apply(value: int, op: str) -> int:
     return (value + d if op[0] == "+" else value * d) % MODULUS
 
 
-def partial_results(start: int, ops: list[str]) -> list[int]:
-    """The running results of a chain, one per operation; the last is its value."""
+def partial_results(start: int, ops: list[str], step: Callable[[int, str], int] = apply) -> list[int]:
+    """The running results of a chain, one per operation, each from the one before by `step`; the last is its value."""
     values, value = [], start
     for op in ops:
-        value = apply(value, op)
+        value = step(value, op)
         values.append(value)
     return values
 
@@ -154,11 +156,8 @@ def cold_start_trace(problem: str, mode: str, rng: random.Random) -> str:
     if mode == "direct":  # a one-shot answer: right, but the model cannot compute it in one pass
         think = f"{problem} = {answer}"
     elif mode == "stepwise":
-        value = start
-        for i, op in enumerate(ops):  # a misremembered fact is wrong every time, and the rest follows from it
-            value = misremembered(value, op)
-            values[i] = value
-        answer = value
+        values = partial_results(start, ops, misremembered)  # a wrong fact, and the rest follows from it
+        answer = values[-1]
         think = _steps(start, ops, values)
     elif mode == "reflective":
         guess = answer if rng.random() < GUESS_RIGHT else _other_digit(answer, rng)
@@ -167,14 +166,6 @@ def cold_start_trace(problem: str, mode: str, rng: random.Random) -> str:
     else:
         raise ValueError(f"unknown cold-start trace mode {mode!r}: choose one of {', '.join(MODES)}")
     return f"<think> {think} </think> <answer> {answer} </answer>"
-
-
-def check_mix(mix: list[float]) -> list[float]:
-    """`mix` (the share of each of `MODES`) if it is one, else a ValueError that says what one is."""
-    if len(mix) != len(MODES) or any(not share >= 0 for share in mix) or abs(sum(mix) - 1) > 1e-6:
-        raise ValueError(f"cold_start_mix must be {len(MODES)} shares >= 0 that sum to 1 ({' / '.join(MODES)}), "
-                         f"got {mix}")
-    return list(mix)
 
 
 def cold_start_traces(problems: list[dict[str, str]], mix: list[float], seed: int) -> list[dict[str, str]]:
