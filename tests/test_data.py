@@ -50,7 +50,9 @@ def test_parquet_and_max_train_samples(tmp_path):
 
 def test_builtin_arithmetic():
     ds = training_set(cfg(tiny_num_problems=5), seed=0)
-    assert len(ds) == 5 and ds[0]["prompt_id"] == "9+3" and ds[0]["solution"] == "12"
+    # seed 0's first chain on the ten-hour clock: 5*3 = 15 -> 5, +1 -> 6, *4 = 24 -> 4, +2 -> 6
+    assert len(ds) == 5 and ds[0]["prompt_id"] == "5*3+1*4+2" and ds[0]["solution"] == "6"
+    assert "5 * 3 + 1 * 4 + 2" in ds[0]["prompt"]
 
 
 def test_missing_column_lists_the_columns(tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -63,7 +64,7 @@ def test_every_rank_s_rollouts_land_once_per_step_with_global_metrics(two_proces
         groups = df["prompt_id"].to_numpy().reshape(-1, 4)  # 4 prompts x num_generations, in sampler order
         assert (groups == groups[:, :1]).all()
         # zero's log_extra columns and TRL's own columns were gathered in the same order
-        assert all(f"{a} + {b}" in p for (a, b), p in zip(df["prompt_id"].str.split("+"), df["prompt"]))
+        assert all(re.sub(r"([+*])", r" \1 ", pid) in p for pid, p in zip(df["prompt_id"], df["prompt"]))
         assert ((df["reward"] - (df["reward_accuracy"] + 0.1 * df["reward_format"])).abs() < 1e-9).all()
         # the logged metrics are over both processes' completions, not the main process's half
         logged = next(e for e in history if e.get("step") == step and "reward" in e)
