@@ -17,6 +17,7 @@ from helpers import TINY_CONTROL_RECIPE, TINY_RECIPE
 from rewards import REWARDS
 from zero import emergence, tiny
 from zero.reasoning import annotate
+from zero.rollout_files import load_rollouts
 from zero.rollouts import RewardSuite
 
 
@@ -47,6 +48,7 @@ def test_cold_start_traces_plant_three_kinds_and_reflection_catches_real_errors(
     rows = tiny.cold_start_traces(problems, [0.6, 0.25, 0.15], seed=0)
     assert rows == tiny.cold_start_traces(problems, [0.6, 0.25, 0.15], seed=0)
     by_mode = {m: [r for r in rows if r["mode"] == m] for m in tiny.MODES}
+    assert all(tiny.trace_kind(r["completion"]) == r["mode"] for r in rows)  # what `python -m zero.tiny` counts
     for mode, share in zip(tiny.MODES, [0.6, 0.25, 0.15]):
         assert abs(len(by_mode[mode]) / len(rows) - share) < 0.03, mode
     right = {m: sum(_final(r["completion"]) == gold[r["problem"]] for r in rs) / len(rs) for m, rs in by_mode.items()}
@@ -67,6 +69,32 @@ def test_cold_start_traces_plant_three_kinds_and_reflection_catches_real_errors(
     tokenizer = tiny.load_tokenizer()
     assert all(tokenizer.unk_token_id not in tokenizer(c)["input_ids"] for c in completions[:300])
     assert max(len(tokenizer(c)["input_ids"]) for c in completions) < 48  # configs/tiny.yaml's completion budget
+
+
+def test_kinds_by_step_counts_each_planted_kind_and_its_accuracy_per_window():
+    problems = tiny.arithmetic_problems(8, 5, seed=0)
+    early = tiny.cold_start_traces(problems, [1.0, 0.0, 0.0], seed=0)
+    late = tiny.cold_start_traces(problems, [0.0, 0.25, 0.75], seed=0)
+    df = pd.DataFrame([{"step": step, "completion": r["completion"], "is_correct": r["mode"] != "stepwise",
+                        "completion_tokens": len(r["completion"].split())}
+                       for step, rs in [(1, early), (2, early), (3, late), (4, late)] for r in rs])  # fmt: skip
+    table = tiny.kinds_by_step(df, windows=2)
+    assert list(table.index) == ["1-1", "1-2", "3-4"]
+    assert table.loc["1-2", "direct share"] == 1.0 and table.loc["1-2", "direct acc"] == 1.0
+    assert math.isnan(table.loc["1-2", "reflective acc"])
+    late_share = sum(r["mode"] == "reflective" for r in late) / len(late)
+    assert table.loc["3-4", "reflective share"] == late_share and table.loc["3-4", "acc"] == late_share
+    assert table.loc["3-4", "length"] > table.loc["1-1", "length"]
+
+
+@pytest.mark.slow
+def test_the_tiny_run_moves_from_guessing_to_checking(tiny_run, capsys):
+    assert tiny.main([str(tiny_run)]) == 0
+    printed = capsys.readouterr().out
+    assert "reflective share" in printed and "91-100" in printed
+    table = tiny.kinds_by_step(load_rollouts(tiny_run))
+    assert table["reflective share"].iloc[-1] >= 2 * table["reflective share"].iloc[0]
+    assert table["direct share"].iloc[-1] < table["direct share"].iloc[0]
 
 
 @pytest.mark.parametrize("mix", [[0.5, 0.5], [0.6, 0.6, -0.2], [0.2, 0.2, 0.2]])

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import importlib.resources
 import random
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -179,6 +180,58 @@ def cold_start_traces(problems: list[dict[str, str]], mix: list[float], seed: in
     return rows
 
 
+def trace_kind(completion: str) -> str:
+    """Which of `MODES` a completion follows, read from its shape: a check ("wait") is reflective, running partial
+    results ("= 5 * 4") stepwise, anything else direct.
+
+    >>> [trace_kind(cold_start_trace("3 + 2 * 4 + 1 * 3", m, random.Random(0))) for m in MODES] == list(MODES)
+    True
+    """
+    if "wait" in completion:
+        return "reflective"
+    return "stepwise" if re.search(r"= \d+ [+*]", completion) else "direct"
+
+
+def kinds_by_step(df, windows: int = 10):
+    """Per window of steps (the first step alone, then `windows` equal spans): each kind's share of the rollouts and
+    its accuracy, the window's accuracy and mean length. `df` is `zero.rollout_files.load_rollouts`' frame."""
+    import pandas as pd
+
+    steps = df["step"].max()
+    bounds = [(1, 1)] + [(1 + steps * i // windows, steps * (i + 1) // windows) for i in range(windows)]
+    kind = df["completion"].map(trace_kind)
+    rows = []
+    for lo, hi in bounds:
+        inside = df["step"].between(lo, hi)
+        row = {"steps": f"{lo}-{hi}"}
+        for k in MODES:
+            of_kind = inside & (kind == k)
+            row[f"{k} share"] = of_kind.sum() / max(inside.sum(), 1)
+            row[f"{k} acc"] = df.loc[of_kind, "is_correct"].mean() if of_kind.any() else float("nan")
+        row["acc"] = df.loc[inside, "is_correct"].mean()
+        row["length"] = df.loc[inside, "completion_tokens"].mean()
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("steps")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m zero.tiny RUN_DIR: which planted kind of trace the run's policy writes, step by step."""
+    import argparse
+
+    from zero.rollout_files import load_rollouts
+
+    parser = argparse.ArgumentParser(prog="python -m zero.tiny", description=main.__doc__)
+    parser.add_argument("run_dir", help="a tiny run's output_dir (configs/tiny.yaml or tiny_random.yaml)")
+    parser.add_argument("--windows", type=int, default=10, help="spans of steps after the first (default 10)")
+    args = parser.parse_args(argv)
+    try:
+        df = load_rollouts(args.run_dir)
+    except FileNotFoundError as e:
+        parser.error(str(e))
+    print(kinds_by_step(df, args.windows).to_string(float_format=lambda x: f"{x:.2f}"))
+    return 0
+
+
 def _corpus(max_operand: int = 9) -> list[str]:
     from zero.templates import BOXED_INSTRUCTION, TEMPLATES, render
 
@@ -272,3 +325,7 @@ def build_tiny_model(output_dir: str | Path, seed: int = 0) -> Path:
     model.save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)
     return output_dir
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
