@@ -85,6 +85,15 @@ def test_kinds_by_step_counts_each_planted_kind_and_its_accuracy_per_window():
     late_share = sum(r["mode"] == "reflective" for r in late) / len(late)
     assert table.loc["3-4", "reflective share"] == late_share and table.loc["3-4", "acc"] == late_share
     assert table.loc["3-4", "length"] > table.loc["1-1", "length"]
+    assert list(tiny.kinds_by_step(df, windows=10).index) == ["1-1", "1-1", "2-2", "3-3", "4-4"]  # a span a step
+
+
+def test_zero_tiny_refuses_no_windows_and_a_dir_without_rollouts(tmp_path, capsys):
+    for argv, message in [([str(tmp_path), "--windows", "0"], "--windows must be >= 1"),
+                          ([str(tmp_path)], "no rollout files")]:  # fmt: skip
+        with pytest.raises(SystemExit) as exit_:
+            tiny.main(argv)
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from zero.args import (check_mix, LoggingArgs, ModelArgs, ProblemArgs, PromptArgs, RewardArgs, RunArgs, TelemetryArgs, TinyArgs,
-                       TrainingEvalArgs, _positive, help_field)
+from zero.args import (LoggingArgs, ModelArgs, ProblemArgs, PromptArgs, RewardArgs, RunArgs, TelemetryArgs, TinyArgs,
+                       TrainingEvalArgs, _positive, check_mix, help_field)
 from zero.errors import ConfigError  # also zero.config.ConfigError, the name every command catches
 
 if TYPE_CHECKING:

@@ -193,11 +193,13 @@ def trace_kind(completion: str) -> str:
 
 
 def kinds_by_step(df, windows: int = 10):
-    """Per window of steps (the first step alone, then `windows` equal spans): each kind's share of the rollouts and
-    its accuracy, the window's accuracy and mean length. `df` is `zero.rollout_files.load_rollouts`' frame."""
+    """Per window of steps (the first step alone, then `windows` equal spans, one a step when the run has fewer
+    steps than that): each kind's share of the rollouts and its accuracy, the window's accuracy and mean length.
+    `df` is `zero.rollout_files.load_rollouts`' frame."""
     import pandas as pd
 
     steps = df["step"].max()
+    windows = min(windows, steps)  # no empty span
     bounds = [(1, 1)] + [(1 + steps * i // windows, steps * (i + 1) // windows) for i in range(windows)]
     kind = df["completion"].map(trace_kind)
     rows = []
@@ -224,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", help="a tiny run's output_dir (configs/tiny.yaml or tiny_random.yaml)")
     parser.add_argument("--windows", type=int, default=10, help="spans of steps after the first (default 10)")
     args = parser.parse_args(argv)
+    if args.windows < 1:
+        parser.error(f"--windows must be >= 1, got {args.windows}")
     try:
         df = load_rollouts(args.run_dir)
     except FileNotFoundError as e:
