@@ -88,12 +88,15 @@ def test_kinds_by_step_counts_each_planted_kind_and_its_accuracy_per_window():
     assert list(tiny.kinds_by_step(df, windows=10).index) == ["1-1", "1-1", "2-2", "3-3", "4-4"]  # a span a step
 
 
-def test_zero_tiny_refuses_no_windows_and_a_dir_without_rollouts(tmp_path, capsys):
-    for argv, message in [([str(tmp_path), "--windows", "0"], "--windows must be >= 1"),
-                          ([str(tmp_path)], "no rollout files")]:  # fmt: skip
-        with pytest.raises(SystemExit) as exit_:
-            tiny.main(argv)
-        assert exit_.value.code == 2 and message in capsys.readouterr().err
+@pytest.mark.parametrize("main, argv, message", [
+    (tiny.main, ["--windows", "0"], "--windows must be >= 1"),
+    (tiny.main, [], "no rollout files"),
+    (emergence.main, [], "no rollout files"),
+])  # fmt: skip
+def test_the_analysis_commands_refuse_no_windows_and_a_dir_without_rollouts(tmp_path, capsys, main, argv, message):
+    with pytest.raises(SystemExit) as exit_:
+        main([str(tmp_path), *argv])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
 
 
 @pytest.mark.slow

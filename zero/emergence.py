@@ -145,8 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", help="a run's output_dir")
     parser.add_argument("--control", help="the output_dir of its random-reward control run")
     args = parser.parse_args(argv)
-    run = measure(load_rollouts(args.run_dir))
-    control = measure(load_rollouts(args.control)) if args.control else None
+    try:
+        run = measure(load_rollouts(args.run_dir))
+        control = measure(load_rollouts(args.control)) if args.control else None
+    except FileNotFoundError as e:
+        parser.error(str(e))
     print(format_figures({"run": run, **({"control": control} if control else {})}))
     checks = targets(run, control)
     print()
