@@ -80,7 +80,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     opts = parser.parse_args()
 
-    from zero.tiny import build_tiny_model
+    from zero.tiny.model import build_tiny_model
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

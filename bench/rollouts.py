@@ -27,7 +27,7 @@ def build_small_model(output_dir: Path, seed: int = 0) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, Qwen2Config
 
-    from zero.tiny import load_tokenizer
+    from zero.tiny.model import load_tokenizer
 
     tokenizer = load_tokenizer()
     config = Qwen2Config(
@@ -45,7 +45,7 @@ def build_small_model(output_dir: Path, seed: int = 0) -> Path:
 def make_prompts(num_prompts: int) -> list[str]:
     """The tiny task's problems in the R1-Zero template (~100 tokens each)."""
     from zero.templates import render
-    from zero.tiny import arithmetic_problems
+    from zero.tiny.task import arithmetic_problems
 
     return [render("r1_zero", p["problem"]) for p in arithmetic_problems(num_prompts, 20, seed=0)]
 
@@ -111,7 +111,7 @@ def main() -> None:
 
     from zero.models import tokenizer_from_pretrained
 
-    from zero.tiny import build_tiny_model
+    from zero.tiny.model import build_tiny_model
 
     tmp = tempfile.TemporaryDirectory()
     builders = {"tiny": build_tiny_model, "small": build_small_model}

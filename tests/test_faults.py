@@ -252,8 +252,8 @@ def test_a_full_disk_then_a_read_only_one_are_one_line_errors_naming_the_path(sm
 def test_a_non_finite_loss_or_grad_norm_is_caught_before_that_step_is_saved(tmp_path, key, value):
     from transformers import TrainerControl, TrainerState
 
-    from zero.guards import DivergenceGuard
-    from zero.lifecycle import Diverged
+    from zero.run.guards import DivergenceGuard
+    from zero.run.lifecycle import Diverged
 
     (tmp_path / "checkpoint-2").mkdir()
     state = TrainerState()
@@ -265,7 +265,7 @@ def test_a_non_finite_loss_or_grad_norm_is_caught_before_that_step_is_saved(tmp_
 def test_a_collapse_is_warned_about_once_and_logged(tmp_path, capsys):
     from transformers import TrainerControl, TrainerState
 
-    from zero.guards import DivergenceGuard
+    from zero.run.guards import DivergenceGuard
 
     guard, state = DivergenceGuard(tmp_path, window=2), TrainerState()
     flags = []
@@ -333,7 +333,7 @@ class _Server:
 def test_wandb_that_hangs_errors_or_refuses_the_key_falls_back_to_offline(tmp_path, monkeypatch, capsys, mode, reason):
     import wandb
 
-    from zero import tracking
+    from zero.telemetry import tracking
 
     server = _Server(mode)
     monkeypatch.delenv("WANDB_MODE")
@@ -358,7 +358,7 @@ def test_wandb_that_hangs_errors_or_refuses_the_key_falls_back_to_offline(tmp_pa
 def test_a_failing_wandb_init_falls_back_to_offline(tmp_path, monkeypatch, capsys):
     import wandb
 
-    from zero import tracking
+    from zero.telemetry import tracking
 
     real_init, calls = wandb.init, []
 

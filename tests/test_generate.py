@@ -9,8 +9,8 @@ import pytest
 
 from zero import generate
 from zero.generate import GenerateConfig, Problem, select, trace_row, verdicts
-from zero.generation import Sample
-from zero.tiny import build_tiny_model
+from zero.sampling import Sample
+from zero.tiny.model import build_tiny_model
 from zero.traces import check_rows
 
 RIGHT, WRONG, UNTAGGED = "<think> 2 </think> <answer> 2 </answer>", "<think> 2 </think> <answer> 3 </answer>", "2"

@@ -52,7 +52,8 @@ def two_process_run(tmp_path_factory) -> Path:
 
 
 def test_every_rank_s_rollouts_land_once_per_step_with_global_metrics(two_process_run):
-    from zero import reasoning, replay
+    from zero import replay
+    from zero.telemetry import reasoning
 
     out = two_process_run
     files = sorted((out / "completions").glob("completions_*.parquet"))
@@ -140,7 +141,7 @@ def test_launch_check_refuses_launches_that_are_not_what_they_look_like(world_si
     from types import SimpleNamespace
 
     from zero.config import ConfigError
-    from zero.launch import check
+    from zero.run.launch import check
 
     args = SimpleNamespace(world_size=world_size, use_cpu=use_cpu)
     if message is None:
@@ -185,7 +186,7 @@ class _Recorder:
         self.batch_size, self.batches = batch_size, []
 
     def generate(self, requests, sampling, on_done):
-        from zero.generation import Sample
+        from zero.sampling import Sample
 
         for start in range(0, len(requests), self.batch_size):
             batch = requests[start : start + self.batch_size]
@@ -196,7 +197,7 @@ class _Recorder:
 def _sharded_worker(rank: int, world: int, port: int, out: str) -> None:
     import torch.distributed as dist
 
-    from zero.generation import Request, Sampling, ShardedGenerator
+    from zero.sampling import Request, Sampling, ShardedGenerator
 
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     inner = _Recorder(batch_size=2)
@@ -234,8 +235,8 @@ def _fsdp_worker(rank: int, world: int, port: int, model_dir: str, out: str) -> 
     from torch.distributed.fsdp import fully_shard
     from transformers import AutoModelForCausalLM
 
-    from zero.generation import HFGenerator, ShardedGenerator
-    from zero.tiny import load_tokenizer
+    from zero.sampling import HFGenerator, ShardedGenerator
+    from zero.tiny.model import load_tokenizer
 
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     mesh = init_device_mesh("cpu", (world,))
@@ -255,9 +256,9 @@ def _fsdp_worker(rank: int, world: int, port: int, model_dir: str, out: str) -> 
 
 
 def _requests_and_sampling():
-    from zero.generation import Request, Sampling
+    from zero.sampling import Request, Sampling
     from zero.templates import render
-    from zero.tiny import load_tokenizer
+    from zero.tiny.model import load_tokenizer
 
     tokenizer = load_tokenizer()
     problems = [f"{a} + {b}" for a, b in ((1, 2), (3, 4), (0, 0), (4, 1), (2, 2))]  # 3 + 2 (+1 filler) per rank
@@ -268,13 +269,13 @@ def _requests_and_sampling():
 
 def test_sharded_generation_runs_on_fsdp2_sharded_weights(tmp_path):
     """The in-training eval's generation path on a model whose weights are FSDP2-sharded over two CPU processes
-    (torch shards on CPUs; accelerate 1.15 does not, see zero/launch.py): uneven shares finish, and the samples are
+    (torch shards on CPUs; accelerate 1.15 does not, see zero/run/launch.py): uneven shares finish, and the samples are
     the ones one process draws from the whole model."""
     import torch.multiprocessing as mp
     from transformers import AutoModelForCausalLM
 
-    from zero.generation import HFGenerator
-    from zero.tiny import build_tiny_model, load_tokenizer
+    from zero.sampling import HFGenerator
+    from zero.tiny.model import build_tiny_model, load_tokenizer
 
     model_dir = build_tiny_model(tmp_path / "tiny", seed=0)
     mp.spawn(_fsdp_worker, args=(2, free_port(), str(model_dir), str(tmp_path / "sharded.json")), nprocs=2)

@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from zero import reasoning
-from zero.reasoning import annotate, find_reflections, find_self_correction, normalize_answer, step_metrics
+from zero.telemetry import reasoning
+from zero.telemetry.reasoning import annotate, find_reflections, find_self_correction, normalize_answer, step_metrics
 
 
 def _answer_tag(text: str, region: str) -> str | None:

@@ -14,7 +14,7 @@ import torch
 from zero import sft
 from zero.config import ConfigError
 from zero.models import tokenizer_from_pretrained
-from zero.tiny import build_tiny_model
+from zero.tiny.model import build_tiny_model
 from zero.traces import check_rows, read_jsonl, require_rows
 
 GOOD = " <think> 1 + 1 = 2 </think> <answer> 2 </answer>"
@@ -210,8 +210,8 @@ HELD_OUT = 999  # the seed of the 100 held-out chains that greedy_accuracy score
 def greedy_accuracy(model_dir, template):
     """Greedy accuracy of a checkpoint on 100 held-out chains of the tiny world under `template`."""
     import rewards
-    from zero.generation import HFGenerator, Request, Sampling
-    from zero.tiny import arithmetic_problems
+    from zero.sampling import HFGenerator, Request, Sampling
+    from zero.tiny.task import arithmetic_problems
     from zero.traces import prompt_renderer
 
     tok = tokenizer_from_pretrained(model_dir)
@@ -248,7 +248,8 @@ def test_tiny_pipeline(tmp_path):
     """generate -> sft -> train end to end on CPU. Figures over 3 seeds: README "Cold start and distillation"."""
     from zero import generate
     from zero.templates import render
-    from zero.tiny import arithmetic_problems, cold_start_traces
+    from zero.tiny.task import arithmetic_problems
+    from zero.tiny.traces import cold_start_traces
 
     # The teacher: the tiny model fine-tuned on the tiny world's reflective traces only (a guess, a check by running
     # partial results, the corrected answer), which always end right.

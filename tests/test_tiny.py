@@ -16,16 +16,17 @@ import yaml
 from helpers import TINY_CONTROL_RECIPE, TINY_RECIPE
 from rewards import REWARDS
 from zero import emergence, tiny
-from zero.reasoning import annotate
-from zero.rollout_files import load_rollouts
-from zero.rollouts import RewardSuite
+from zero.tiny import analysis, model, task
+from zero.telemetry.reasoning import annotate
+from zero.telemetry.rollout_files import load_rollouts
+from zero.telemetry.reward_suite import RewardSuite
 
 
 def test_problems_are_seeded_chains_with_every_answer_equally_likely():
     rows = tiny.arithmetic_problems(5000, 5, seed=0)
     assert rows == tiny.arithmetic_problems(5000, 5, seed=0) and rows != tiny.arithmetic_problems(5000, 5, seed=1)
     for row in rows[:500]:
-        start, ops = tiny._parse(row["problem"])
+        start, ops = task._parse(row["problem"])
         assert len(ops) == 4 == len(set(ops)) and set(ops) <= set(tiny.operations(5))
         value = start
         for op in ops:  # left to right on a ten-hour clock, written out again
@@ -66,7 +67,7 @@ def test_cold_start_traces_plant_three_kinds_and_reflection_catches_real_errors(
         assert corrected == (guess is not None and guess != gold[r["problem"]])  # the aha finder sees each catch
     guessed_right = sum(", yes" in r["completion"] for r in by_mode["reflective"]) / len(by_mode["reflective"])
     assert 0.2 < guessed_right < 0.4
-    tokenizer = tiny.load_tokenizer()
+    tokenizer = model.load_tokenizer()
     assert all(tokenizer.unk_token_id not in tokenizer(c)["input_ids"] for c in completions[:300])
     assert max(len(tokenizer(c)["input_ids"]) for c in completions) < 48  # configs/tiny.yaml's completion budget
 
@@ -78,19 +79,19 @@ def test_kinds_by_step_counts_each_planted_kind_and_its_accuracy_per_window():
     df = pd.DataFrame([{"step": step, "completion": r["completion"], "is_correct": r["mode"] != "stepwise",
                         "completion_tokens": len(r["completion"].split())}
                        for step, rs in [(1, early), (2, early), (3, late), (4, late)] for r in rs])  # fmt: skip
-    table = tiny.kinds_by_step(df, windows=2)
+    table = analysis.kinds_by_step(df, windows=2)
     assert list(table.index) == ["1-1", "1-2", "3-4"]
     assert table.loc["1-2", "direct share"] == 1.0 and table.loc["1-2", "direct acc"] == 1.0
     assert math.isnan(table.loc["1-2", "reflective acc"])
     late_share = sum(r["mode"] == "reflective" for r in late) / len(late)
     assert table.loc["3-4", "reflective share"] == late_share and table.loc["3-4", "acc"] == late_share
     assert table.loc["3-4", "length"] > table.loc["1-1", "length"]
-    assert list(tiny.kinds_by_step(df, windows=10).index) == ["1-1", "1-1", "2-2", "3-3", "4-4"]  # a span a step
+    assert list(analysis.kinds_by_step(df, windows=10).index) == ["1-1", "1-1", "2-2", "3-3", "4-4"]  # a span a step
 
 
 @pytest.mark.parametrize("main, argv, message", [
-    (tiny.main, ["--windows", "0"], "--windows must be >= 1"),
-    (tiny.main, [], "no rollout files"),
+    (analysis.main, ["--windows", "0"], "--windows must be >= 1"),
+    (analysis.main, [], "no rollout files"),
     (emergence.main, [], "no rollout files"),
 ])  # fmt: skip
 def test_the_analysis_commands_refuse_no_windows_and_a_dir_without_rollouts(tmp_path, capsys, main, argv, message):
@@ -101,10 +102,10 @@ def test_the_analysis_commands_refuse_no_windows_and_a_dir_without_rollouts(tmp_
 
 @pytest.mark.slow
 def test_the_tiny_run_moves_from_guessing_to_checking(tiny_run, capsys):
-    assert tiny.main([str(tiny_run)]) == 0
+    assert analysis.main([str(tiny_run)]) == 0
     printed = capsys.readouterr().out
     assert "reflective share" in printed and "91-100" in printed
-    table = tiny.kinds_by_step(load_rollouts(tiny_run))
+    table = analysis.kinds_by_step(load_rollouts(tiny_run))
     assert table["reflective share"].iloc[-1] >= 2 * table["reflective share"].iloc[0]
     assert table["direct share"].iloc[-1] < table["direct share"].iloc[0]
 

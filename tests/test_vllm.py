@@ -61,7 +61,7 @@ def cpu_vllm():
 def _make_model(tmp_path, tie: bool) -> str:
     from transformers import AutoModelForCausalLM
 
-    from zero.tiny import build_tiny_model
+    from zero.tiny.model import build_tiny_model
 
     path = build_tiny_model(tmp_path / "tiny", seed=0)  # tied embeddings
     if not tie:  # same body, separate randomly initialised lm_head

@@ -15,7 +15,7 @@ import wandb
 from helpers import AHA_STEP, write_synthetic_run  # tests/ is on sys.path (pytest's default import mode)
 from transformers import TrainerState
 
-from zero.wandb_tables import AHA_KEY, TABLE_KEY, ReasoningTablesCallback, file_step
+from zero.telemetry.tables import AHA_KEY, TABLE_KEY, ReasoningTablesCallback, file_step
 
 
 @pytest.fixture

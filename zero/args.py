@@ -201,7 +201,7 @@ class TelemetryArgs(Group):
     """What the reasoning telemetry counts (zero.train's rollouts, zero.eval's samples)."""
 
     reflection_lexicon: list[str] | None = _help(
-        "Reflection words/phrases counted per completion; None: zero.reasoning.DEFAULT_REFLECTION_LEXICON.", default=None
+        "Reflection words/phrases counted per completion; None: zero.telemetry.reasoning.DEFAULT_REFLECTION_LEXICON.", default=None
     )
 
 
@@ -233,7 +233,7 @@ class RunArgs(Group):
 
 @dataclass
 class GenerationArgs(Group):
-    """The sampling engine of zero.eval and zero.generate: vLLM or Hugging Face `generate` (zero.generation)."""
+    """The sampling engine of zero.eval and zero.generate: vLLM or Hugging Face `generate` (zero.sampling)."""
 
     backend: str = _help(
         "auto (vLLM when installed and a GPU is present, else hf), vllm or hf (transformers generate).", default="auto"
@@ -255,17 +255,6 @@ class GenerationArgs(Group):
             raise ConfigError(f"vllm_gpu_memory_utilization must be in (0, 1], got {self.vllm_gpu_memory_utilization}")
         if self.backend == "vllm" and importlib.util.find_spec("vllm") is None:  # finds the package, imports nothing
             raise ConfigError("backend=vllm but vllm is not installed: pip install 'zero-r1[vllm]' (or backend=hf)")
-
-
-MODES = ("direct", "stepwise", "reflective")  # the tiny cold start's kinds of trace (zero.tiny), in cold_start_mix order
-
-
-def check_mix(mix: list[float]) -> list[float]:
-    """`mix` (the share of each of `MODES`) if it is one, else a ValueError that says what one is."""
-    if len(mix) != len(MODES) or any(not share >= 0 for share in mix) or abs(sum(mix) - 1) > 1e-6:
-        raise ValueError(f"cold_start_mix must be {len(MODES)} shares >= 0 that sum to 1 ({' / '.join(MODES)}), "
-                         f"got {mix}")
-    return list(mix)
 
 
 @dataclass

@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from zero.args import (LoggingArgs, ModelArgs, ProblemArgs, PromptArgs, RewardArgs, RunArgs, TelemetryArgs, TinyArgs,
-                       TrainingEvalArgs, _positive, check_mix, help_field)
+                       TrainingEvalArgs, _positive, help_field)
+from zero.tiny.traces import check_mix
 from zero.errors import ConfigError  # also zero.config.ConfigError, the name every command catches
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ class ZeroConfig(ModelArgs, ProblemArgs, PromptArgs, RewardArgs, TelemetryArgs, 
     )
     # The tiny CPU recipe's cold start (DeepSeek-R1's cold-start SFT, scaled down); its task is `TinyArgs`.
     cold_start_steps: int = _help(
-        "SFT steps on R1-format traces before RL (0: none). Used by the tiny recipe; see zero/tiny.py.", default=0
+        "SFT steps on R1-format traces before RL (0: none). Used by the tiny recipe; see zero/tiny/.", default=0
     )
     cold_start_learning_rate: float = _help("Peak learning rate of the cold-start SFT (linear decay).", default=1e-3)
     cold_start_mix: list[float] = _help(

@@ -71,7 +71,7 @@ def load_raw(source: DataArgs, seed: int, *, tiny_num_problems: int, tiny_max_op
 
     name = source.dataset_name
     if name == "builtin:arithmetic":
-        from zero.tiny import arithmetic_problems
+        from zero.tiny.task import arithmetic_problems
 
         try:
             rows = arithmetic_problems(tiny_num_problems, tiny_max_operand, seed)
@@ -88,7 +88,7 @@ def load_raw(source: DataArgs, seed: int, *, tiny_num_problems: int, tiny_max_op
         if path.stat().st_size == 0:
             raise ConfigError(f"dataset file {name!r} is empty: point dataset_name at a file with problems")
         if fmt == "json":
-            from zero.preflight import check_json_file
+            from zero.run.preflight import check_json_file
 
             check_json_file(path)  # names the file and line; datasets' own error names neither
         try:
@@ -164,7 +164,7 @@ def load_problems(source: ProblemArgs, seed: int, *, limit: int | None = None, l
     id_col = "prompt_id" if "prompt_id" in columns else next((c for c in ID_FIELDS if c in columns), None)
     if levels is not None:
         ds = keep_levels(ds, levels, source.dataset_name)
-    from zero.preflight import drop_unanswerable
+    from zero.run.preflight import drop_unanswerable
 
     ds = drop_unanswerable(ds, problem_col, solution_col, source.dataset_name)  # a null answer would train against "None"
     if limit is not None:

@@ -7,9 +7,9 @@ Start and end are the rollouts of the first and the last 10 % of the logged step
 
 - `accuracy`: share of graded completions that are correct;
 - `length`: mean completion length in tokens, also split into correct and incorrect completions at the end;
-- `reflection_share`: share of completions with at least one reflection word (`zero.reasoning`'s lexicon),
+- `reflection_share`: share of completions with at least one reflection word (`zero.telemetry.reasoning`'s lexicon),
   and the accuracy of completions with and without one at the end;
-- `self_corrections`: completions the aha finder (`zero.reasoning.find_self_correction`) flags, whole run.
+- `self_corrections`: completions the aha finder (`zero.telemetry.reasoning.find_self_correction`) flags, whole run.
 
 A control run (the same recipe with `reward_funcs=[random,format]`, rewards/spurious.py) tells what the accuracy
 reward taught from what any RL update would have shaken loose: its gain and its length ratio must stay below
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from zero import reasoning
+from zero.telemetry import reasoning
 
 EDGE_SHARE = 0.1  # first and last 10 % of the logged steps
 
@@ -72,7 +72,7 @@ def edges(df: pd.DataFrame, share: float = EDGE_SHARE) -> tuple[pd.DataFrame, pd
 
 
 def measure(df: pd.DataFrame) -> Emergence:
-    """The start and end figures of a run's rollouts (`zero.rollout_files.load_rollouts`)."""
+    """The start and end figures of a run's rollouts (`zero.telemetry.rollout_files.load_rollouts`)."""
     start, end = edges(df)
 
     def correct(rows: pd.DataFrame) -> list[bool | None]:
@@ -139,7 +139,7 @@ def format_figures(runs: dict[str, Emergence]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from zero.rollout_files import load_rollouts
+    from zero.telemetry.rollout_files import load_rollouts
 
     parser = argparse.ArgumentParser(prog="python -m zero.emergence", description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", help="a run's output_dir")

@@ -16,7 +16,7 @@ Written to output_dir:
   and generates only the (problem, sample) pairs still missing; raising n or limit later adds samples the same way.
 - `results.json` (`{"config": ..., "benchmarks": {name: metrics}}`) and `results.md` (a table). Metrics: pass@1,
   pass@k (unbiased, Chen et al. 2021) for k in `ks`, maj@k (majority vote over the first k samples), format_rate,
-  gold_unparseable, and `zero.reasoning.step_metrics`' length, truncation and reflection figures.
+  gold_unparseable, and `zero.telemetry.reasoning.step_metrics`' length, truncation and reflection figures.
 - `eval_config.yaml`, the resolved config; a restart with different sampling settings is refused.
 
 Answers are extracted and graded by `rewards` (extract_answer, accuracy_reward, format_reward), the functions
@@ -35,13 +35,13 @@ from typing import Any
 
 import yaml
 
-from zero import cli
+from zero.run import cli
 from zero.args import (BenchmarkArgs, GenerationArgs, ModelArgs, PromptArgs, RewardArgs, RunArgs, TelemetryArgs,
                        reuse)
 from zero.args import help_field as _help
 from zero.benchmarks import Problem, benchmark_label, check_names, load_benchmark
 from zero.config import ConfigError, resolved, write_resolved
-from zero.generation import Request, Sample, Sampling, make_generator, request_seed
+from zero.sampling import Request, Sample, Sampling, make_generator, request_seed
 from zero.store import JsonlStore
 from zero.templates import get_template, render
 
@@ -143,7 +143,7 @@ def read_samples(path: Path) -> list[dict]:
 def score(samples: list[Sample], items: dict[Any, tuple[Problem, int, str, str]], cfg: EvalConfig) -> list[dict]:
     """Sample rows for finished samples; the grading is `rewards`' (the training reward's) own."""
     from rewards import accuracy_reward, extract_answer, format_reward
-    from zero.reasoning import annotate
+    from zero.telemetry.reasoning import annotate
 
     region, prefix = answer_region(cfg), think_prefix(cfg)
     problems = [items[s.key] for s in samples]
@@ -175,7 +175,7 @@ def evaluate(cfg: EvalConfig, *, generator: Any = None, tokenizer: Any = None, o
     from tqdm import tqdm
 
     from zero import passk
-    from zero.generation import model_max_length
+    from zero.sampling import model_max_length
 
     cfg = check(cfg)
     if generator is None:  # evaluate loads the model by its name

@@ -5,7 +5,7 @@ weight-sync schedule; a separate engine would hold a second copy of the model), 
 `<output_dir>/eval/step_<N>/` (the same samples/results files as `python -m zero.eval`, readable afterwards), appends
 the metrics to the trainer's `log_history`, and logs them to the active W&B run against `train/global_step`.
 
-With several processes every one of them generates its share of the samples (`zero.generation.ShardedGenerator`),
+With several processes every one of them generates its share of the samples (`zero.sampling.ShardedGenerator`),
 and the main process grades them and writes the files. Under ZeRO-3 or FSDP the weights are sharded and each forward
 pass needs every process, so an evaluation on the main process alone would hang the run.
 
@@ -21,9 +21,9 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from zero import launch
+from zero.run import launch
 from zero.eval import EvalConfig, evaluate
-from zero.generation import HFGenerator, ShardedGenerator
+from zero.sampling import HFGenerator, ShardedGenerator
 
 
 def flat_metrics(results: dict) -> dict[str, float]:

@@ -1,6 +1,6 @@
 """Rejection-sampled reasoning traces from a teacher: `python -m zero.generate CONFIG [key=value ...]`.
 
-config -> problems -> teacher (vLLM, or HF `generate`; zero.generation) -> k samples per problem -> verifier
+config -> problems -> teacher (vLLM, or HF `generate`; zero.sampling) -> k samples per problem -> verifier
 (`rewards`: accuracy and, with `require_format`, format) -> trace file. The trace file (zero.traces) holds one row
 per accepted sample: the problem, the prompt the teacher saw, the response, and its provenance (problem id, gold
 answer, sample index, teacher, template, sampling parameters, verdict). `python -m zero.sft` trains on it.
@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zero import cli
+from zero.run import cli
 from zero.args import (BenchmarkArgs, GenerationArgs, ModelArgs, ProblemArgs, PromptArgs, RewardArgs, RunArgs, TinyArgs,
                        _choice, _positive, reuse)
 from zero.args import help_field as _help
 from zero.config import ConfigError, write_resolved
-from zero.generation import Request, Sampling, make_generator, request_seed
+from zero.sampling import Request, Sampling, make_generator, request_seed
 from zero.store import JsonlStore
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ class GenerateConfig(ModelArgs, ProblemArgs, PromptArgs, RewardArgs, GenerationA
                             default="prompt_response")  # fmt: skip
     output_file: str = _help("The trace file (.jsonl) to write; OUTPUT.samples.jsonl logs every sample.",
                              default="traces.jsonl")  # fmt: skip
-    seed: int = _help("Seeds the problem shuffle and every sample (per-sample seeds; see zero.generation).", default=0)
+    seed: int = _help("Seeds the problem shuffle and every sample (per-sample seeds; see zero.sampling).", default=0)
 
     def __post_init__(self) -> None:
         super().__post_init__()

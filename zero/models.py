@@ -1,5 +1,5 @@
 """The policy to start from: a hub id, a local checkpoint (e.g. a zero.sft output), or the built-in tiny model
-(built, and cold-started, by `zero.cold_start.prepare_policy`; this module only loads).
+(built, and cold-started, by `zero.tiny.cold_start.prepare_policy`; this module only loads).
 
 A name that cannot be a model fails when the config is built (`ModelArgs.check_model`); a hub id that cannot be
 reached fails in `load_tokenizer`, before the run writes anything.
@@ -38,7 +38,7 @@ def load_tokenizer(model: ModelArgs):
     (`ModelArgs.check_model` already refused a name that cannot be one)."""
     name = model.model_name_or_path
     if name == TINY:
-        from zero.tiny import load_tokenizer as tiny_tokenizer
+        from zero.tiny.model import load_tokenizer as tiny_tokenizer
 
         return tiny_tokenizer()
     try:

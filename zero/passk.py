@@ -101,7 +101,7 @@ def benchmark_metrics(rows: Sequence[dict], n: int, ks: Sequence[int] | None = N
 
     Fractions in 0..1: pass@k for k in `ks` (default `default_ks(n)`), maj@k for those k >= 2, format_rate; counts:
     num_problems, gold_unparseable (samples whose gold cannot be parsed, scored wrong); and
-    `zero.reasoning.step_metrics`' length/..., truncated_share and reflection/... figures.
+    `zero.telemetry.reasoning.step_metrics`' length/..., truncated_share and reflection/... figures.
 
     >>> rows = [{"prompt_id": p, "sample": s, "is_correct": ok, "extracted_answer": a, "format_ok": True,
     ...          "completion_tokens": 10, "truncated": False, "reflection_count": 0}
@@ -111,7 +111,7 @@ def benchmark_metrics(rows: Sequence[dict], n: int, ks: Sequence[int] | None = N
     (0.25, 0.5, 0.5, 2)
     """
     from rewards.extract import normalize
-    from zero.reasoning import step_metrics
+    from zero.telemetry.reasoning import step_metrics
 
     ks = list(ks) if ks else default_ks(n)
     by_problem: dict[str, list[dict]] = {}

@@ -4,7 +4,7 @@ the trainer, so it keeps working when the trainer changes. `notebooks/replay.ipy
 
     python -m zero.replay RUN_DIR [--out DIR]    # prints a summary table, writes PNG plots (default RUN_DIR/replay)
 
-Per-step numbers come from `zero.reasoning.step_metrics`, the function the trainer logs live with, so the
+Per-step numbers come from `zero.telemetry.reasoning.step_metrics`, the function the trainer logs live with, so the
 replayed curves and the W&B curves are the same numbers.
 """
 
@@ -19,13 +19,13 @@ from typing import Any
 
 import pandas as pd
 
-from zero import reasoning
+from zero.telemetry import reasoning
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from zero.rollout_files import (  # re-exported: the notebook and tests read them from zero.replay
+from zero.telemetry.rollout_files import (  # re-exported: the notebook and tests read them from zero.replay
     COMPLETIONS_GLOB,
     answer_region,
     load_config,
@@ -42,7 +42,7 @@ def _flags(series: pd.Series) -> list[bool | None]:
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
     """One row per step: `reward`, `accuracy`, `format_rate`, `completions`, and the `reasoning/...` metrics of
-    `zero.reasoning.step_metrics` (where the files hold the columns they need)."""
+    `zero.telemetry.reasoning.step_metrics` (where the files hold the columns they need)."""
     rows = []
     for step, group in df.groupby("step", sort=True):
         row: dict[str, Any] = {"step": int(step), "completions": len(group)}

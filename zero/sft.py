@@ -11,7 +11,7 @@ where a chat template strips reasoning from assistant turns, and the EOS the RL 
 The loss is on the response only (TRL's `completion_only_loss`). The output directory is a checkpoint
 `zero.train` starts from (`model_name_or_path=OUTPUT template=<the same template>`) and `zero.eval` scores.
 
-`run_sft` is the one place zero calls SFTTrainer; the tiny recipe's cold start (zero/tiny.py)
+`run_sft` is the one place zero calls SFTTrainer; the tiny recipe's cold start (zero/tiny/cold_start.py)
 uses it too. `--help` lists every key. Bad input exits with code 2 and a one-line error.
 """
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zero import cli
+from zero.run import cli
 from zero.args import DataArgs, ModelArgs, ProblemArgs, PromptArgs, RunArgs, reuse
 from zero.args import help_field as _help
 from zero.config import ConfigError, write_resolved
@@ -158,7 +158,7 @@ def _classes() -> tuple[type, ...]:
 @cli.command("zero.sft", __doc__, _classes, usage="python -m zero.sft configs/sft/tiny_distill.yaml [key=value ...]")
 def main(opts: SFTZeroConfig, args) -> int:
     from zero import models
-    from zero.run_dir import resume_point
+    from zero.run.output_dir import resume_point
 
     check_sft_args(args)
     output_dir = Path(args.output_dir)
@@ -175,7 +175,7 @@ def main(opts: SFTZeroConfig, args) -> int:
     (output_dir / REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=1))
     model_path = opts.model_name_or_path
     if model_path == models.TINY:
-        from zero.tiny import build_tiny_model
+        from zero.tiny.model import build_tiny_model
 
         base = output_dir / "base_model"
         model_path = str(base if (base / "config.json").exists() else build_tiny_model(base, seed=args.seed))

@@ -10,9 +10,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from zero import cli, lifecycle, preflight
+from zero.run import cli, lifecycle, preflight
 from zero.config import ZeroConfig, shipped_recipes
-from zero.run_dir import check_rollout_logging, finish, plan_output_dir, prepare, write_config
+from zero.run.output_dir import check_rollout_logging, finish, plan_output_dir, prepare, write_config
 
 DEFAULT_RECIPE = shipped_recipes() / "tiny.yaml"
 
@@ -29,8 +29,10 @@ def main(cfg: ZeroConfig, args, stops: lifecycle.Stops | None = None) -> int:
     from trl import GRPOTrainer
 
     import rewards
-    from zero import data, guards, launch, models, tracking
-    from zero.rollouts import RewardSuite
+    from zero import data, models
+    from zero.run import guards, launch
+    from zero.telemetry import tracking
+    from zero.telemetry.reward_suite import RewardSuite
     from zero.templates import get_template
 
     # Every check below reads only; the first write to output_dir is its lock.
@@ -63,7 +65,7 @@ def main(cfg: ZeroConfig, args, stops: lifecycle.Stops | None = None) -> int:
         return 0
 
     # Nothing above wrote to output_dir but its lock; from here on the run exists. Every process has read it (above)
-    # before the main one, the only writer of zero's own files, writes to it (zero/launch.py).
+    # before the main one, the only writer of zero's own files, writes to it (zero/run/launch.py).
     launch.barrier()
     checkpoint = plan.checkpoint
     if launch.is_main():
@@ -73,7 +75,7 @@ def main(cfg: ZeroConfig, args, stops: lifecycle.Stops | None = None) -> int:
         output_dir = Path(args.output_dir)
     callbacks = []
     if "wandb" in args.report_to:
-        from zero.wandb_tables import ReasoningTablesCallback
+        from zero.telemetry.tables import ReasoningTablesCallback
 
         if launch.is_main():  # the Trainer logs to W&B from the main process only
             tracking.setup_wandb(output_dir, cfg.wandb_project)
@@ -83,8 +85,8 @@ def main(cfg: ZeroConfig, args, stops: lifecycle.Stops | None = None) -> int:
 
         callbacks.append(EvalCallback(eval_cfg, cfg.eval.every, output_dir))
     model_path = cfg.model_name_or_path
-    if model_path == models.TINY:  # built in code (zero/tiny.py), cold-started by SFT (zero/cold_start.py)
-        from zero import cold_start
+    if model_path == models.TINY:  # built in code (zero/tiny/model.py), cold-started by SFT (zero/tiny/cold_start.py)
+        from zero.tiny import cold_start
         from zero.templates import render
 
         model_path = cold_start.prepare_policy(
@@ -115,7 +117,7 @@ def main(cfg: ZeroConfig, args, stops: lifecycle.Stops | None = None) -> int:
     if not args.disable_tqdm:  # the bar shows reward/accuracy/length instead of printing every step's metrics dict
         from transformers.trainer_callback import ProgressCallback
 
-        from zero.progress import CompactProgressCallback
+        from zero.telemetry.progress import CompactProgressCallback
 
         trainer.remove_callback(ProgressCallback)
         trainer.add_callback(CompactProgressCallback(every=10))

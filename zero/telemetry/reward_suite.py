@@ -5,7 +5,7 @@ TRL 1.16 already writes every rollout of a step to `output_dir/completions/compl
 passes each reward function `log_extra` (extra columns for that table) and `log_metric` (scalars). `RewardSuite`
 rides on both: it wraps the configured `rewards/` functions, and after the last one has scored a batch it adds
 the columns TRL does not know (`prompt_id`, `solution`, the weighted `reward`, `completion_tokens`, `truncated`,
-`rollout_step` and the reasoning telemetry of `zero.reasoning`) and logs `reasoning/...` metrics. One file per
+`rollout_step` and the reasoning telemetry of `zero.telemetry.reasoning`) and logs `reasoning/...` metrics. One file per
 step, one copy of each rollout.
 
 The wrappers are named `reward_<name>`, so TRL's own columns are `reward_accuracy`, `reward_format` and its
@@ -20,7 +20,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import rewards
-from zero import launch, reasoning
+from zero.run import launch
+from zero.telemetry import reasoning
 from zero.config import ConfigError
 
 # TRL's own keyword arguments to reward functions, never dataset columns.

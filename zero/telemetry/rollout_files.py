@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from zero import reasoning
+from zero.telemetry import reasoning
 
 COMPLETIONS_GLOB = "completions/completions_*.parquet"
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from zero import reasoning
+from zero.telemetry import reasoning
 
 TABLE_KEY = "reasoning/completions"
 AHA_KEY = "reasoning/first_aha"  # a table, and `reasoning/first_aha_html`: its context with <mark>ed words

@@ -98,9 +98,9 @@ def context_limit(cfg, args) -> int | None:
     """Most tokens a prompt plus its completion may have: the model's context (and vLLM's), None if unknown."""
     limits = []
     if cfg.model_name_or_path.startswith("builtin:"):
-        from zero import tiny
+        from zero.tiny.model import MAX_POSITIONS
 
-        limits.append(getattr(tiny, "MAX_POSITIONS", 512))
+        limits.append(MAX_POSITIONS)
     else:
         try:
             from transformers import AutoConfig

@@ -1,6 +1,6 @@
-"""The trainer callbacks of `zero.lifecycle`: a clean stop at the end of a step, and divergence caught.
+"""The trainer callbacks of `zero.run.lifecycle`: a clean stop at the end of a step, and divergence caught.
 
-Separate from zero.lifecycle because they import transformers, which zero.train imports only after its
+Separate from zero.run.lifecycle because they import transformers, which zero.train imports only after its
 environment check.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from zero.lifecycle import Diverged, Stops, last_checkpoint
+from zero.run.lifecycle import Diverged, Stops, last_checkpoint
 
 
 class StopCallback(TrainerCallback):

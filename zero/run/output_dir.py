@@ -2,7 +2,7 @@
 
     output_dir/
       zero_config.yaml           the resolved config (every key; feed it back to zero.train to rerun)
-      zero.lock                  held by the process running in it (zero.lifecycle); holds its pid
+      zero.lock                  held by the process running in it (zero.run.lifecycle); holds its pid
       completions/completions_{step:05d}.parquet   every rollout of every step (TRL's log_completions)
       checkpoint-N/              trainer checkpoints (model, optimizer, RNG states)
       broken_checkpoints/        checkpoints whose weights diverged (inf/nan), moved aside

@@ -131,7 +131,7 @@ class Stops:
 
 def last_checkpoint(output_dir: Path) -> str:
     """The newest checkpoint's name, for the line that says where a stopped run stands."""
-    from zero.run_dir import checkpoint_step
+    from zero.run.output_dir import checkpoint_step
 
     steps = sorted(checkpoint_step(p) for p in Path(output_dir).glob("checkpoint-*") if checkpoint_step(p) >= 0)
     return f"checkpoint-{steps[-1]}" if steps else "none yet (a rerun starts over)"
@@ -156,10 +156,10 @@ def train(trainer, checkpoint: str | None, stops: Stops, prog: str = "zero") -> 
         # The weights of global_step produced inf/nan logits while sampling: their checkpoint would fail the
         # same way on resume, so it is moved aside and the one before is named.
         bad = out / f"checkpoint-{step}"
-        from zero import launch
+        from zero.run import launch
 
         if bad.is_dir() and launch.is_main():
-            from zero.run_dir import BROKEN_DIR
+            from zero.run.output_dir import BROKEN_DIR
 
             (out / BROKEN_DIR).mkdir(exist_ok=True)
             bad.rename(out / BROKEN_DIR / bad.name)

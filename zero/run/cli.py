@@ -4,7 +4,7 @@
     def main(cfg: EvalConfig) -> int: ...
 
 turns the body into `main(argv=None) -> int`, which, in this order:
-1. exits 2 with one line when torchvision cannot load (zero.environment), before TRL or transformers is imported;
+1. exits 2 with one line when torchvision cannot load (zero.run.environment), before TRL or transformers is imported;
 2. reads `sys.argv[1:]` when `argv` is None;
 3. prints the command's docstring and every key (`help_text`) for `-h`/`--help`, and returns 0;
 4. parses `[CONFIG.yaml] [overrides...]` into the command's config classes, each checking itself when built;
@@ -57,7 +57,7 @@ def command(
     def wrap(body: Callable[..., int]) -> Callable[..., int]:
         @functools.wraps(body)
         def main(argv: list[str] | None = None, **kw: Any) -> int:
-            from zero import environment
+            from zero.run import environment
 
             if problem := environment.torchvision_problem():  # before TRL or transformers is imported
                 return error(prog, problem)

@@ -1,8 +1,7 @@
 """The tiny recipe's cold start: DeepSeek-R1's SFT before RL, scaled down (the traces are `zero.tiny.cold_start_traces`).
 
-It needs both `zero.tiny` (the tiny world: task, traces, model, tokenizer) and `zero.sft` (SFTTrainer on rows), and
-`zero.sft` itself needs `zero.tiny` for `builtin:tiny` students, so in either of those two modules it would close an
-import cycle (tests/test_package.py checks there is none). `zero.train` calls `prepare_policy` for `builtin:tiny`.
+It builds on the tiny world (task, traces, model) and on `zero.sft` (SFTTrainer on rows); `zero.train` calls
+`prepare_policy` for `builtin:tiny`.
 """
 
 from __future__ import annotations
@@ -10,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from zero import launch, tiny
+from zero import tiny
+from zero.tiny.model import build_tiny_model
+from zero.run import launch
 from zero.config import ConfigError
 from zero.sft import run_sft
 
@@ -38,7 +39,7 @@ def prepare_policy(
     """
     base = output_dir / "base_model"
     if launch.is_main() and not (base / "config.json").exists():
-        tiny.build_tiny_model(base, seed=seed)
+        build_tiny_model(base, seed=seed)
     launch.barrier()  # the other processes load what the main one built
     if cold_start_steps <= 0:
         return str(base)
