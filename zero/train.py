@@ -1,8 +1,8 @@
 """R1-Zero-style GRPO: `python -m zero.train [CONFIG.yaml] [key=value | --key value ...]`.
 
-config -> data -> model -> rewards -> trainer -> train -> save. With no CONFIG, the tiny CPU recipe
-(configs/tiny.yaml) runs. `--help` lists every key. Bad input exits with code 2 and a one-line error before
-`output_dir` is touched.
+config -> checks -> data -> rewards -> output_dir -> model -> trainer -> train -> save. With no CONFIG, the tiny
+CPU recipe (configs/tiny.yaml) runs. `--help` lists every key. Bad input exits with code 2 and a one-line error
+before `output_dir` is touched.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from zero.run import cli, lifecycle, preflight
 from zero.config import ZeroConfig, shipped_recipes
-from zero.run.output_dir import check_rollout_logging, finish, plan_output_dir, prepare, write_config
+from zero.run.output_dir import Plan, check_rollout_logging, finish, plan_output_dir, prepare, write_config
 
 DEFAULT_RECIPE = shipped_recipes() / "tiny.yaml"
 
@@ -28,11 +28,8 @@ def _classes() -> tuple[type, ...]:
 def main(cfg: ZeroConfig, args, stops: lifecycle.Stops | None = None) -> int:
     from trl import GRPOTrainer
 
-    import rewards
-    from zero import data, models
-    from zero.run import guards, launch
-    from zero.telemetry import tracking
-    from zero.telemetry.reward_suite import RewardSuite
+    from zero import models
+    from zero.run import launch
     from zero.templates import get_template
 
     # Every check below reads only; the first write to output_dir is its lock.
@@ -43,85 +40,24 @@ def main(cfg: ZeroConfig, args, stops: lifecycle.Stops | None = None) -> int:
     eval_cfg = eval_config(cfg, args, answer_region) if cfg.eval.every else None
     plan = plan_output_dir(Path(args.output_dir), cfg.resume, args.max_steps)
     tokenizer = models.load_tokenizer(cfg)
-    dataset = training_set(cfg, args.seed)
-    limit = preflight.context_limit(cfg, args)
-    dataset = preflight.drop_long_prompts(dataset, tokenizer, limit, args.max_completion_length, cfg.dataset_name)
-    suite = RewardSuite(
-        cfg.reward_funcs,
-        args.reward_weights,
-        answer_region,
-        [tokenizer.eos_token_id, tokenizer.pad_token_id],
-        cfg.reflection_lexicon,
-        timeout_s=cfg.reward_timeout_s,
-        seed=args.seed,
-    )
-    rewards.pool.configure(cfg.reward_workers)
-    if launch.is_main():  # one run per output_dir: its main process holds the lock for life
-        lifecycle.hold_run_dir(args.output_dir)
-        plan = plan_output_dir(Path(args.output_dir), cfg.resume, args.max_steps)  # again: no other run changes it now
+    dataset = fitting_prompts(cfg, args, tokenizer)
+    suite = reward_suite(cfg, args, answer_region, tokenizer)
+    plan = claim_output_dir(cfg, args, plan)
     if plan.finished:
         if launch.is_main():
             finish(plan)
         return 0
 
-    # Nothing above wrote to output_dir but its lock; from here on the run exists. Every process has read it (above)
-    # before the main one, the only writer of zero's own files, writes to it (zero/run/launch.py).
-    launch.barrier()
-    checkpoint = plan.checkpoint
-    if launch.is_main():
-        prepare(plan)
-        output_dir = write_config(cfg, args, resuming=checkpoint is not None)
-    else:
-        output_dir = Path(args.output_dir)
-    callbacks = []
-    if "wandb" in args.report_to:
-        from zero.telemetry.tables import ReasoningTablesCallback
-
-        if launch.is_main():  # the Trainer logs to W&B from the main process only
-            tracking.setup_wandb(output_dir, cfg.wandb_project)
-        callbacks.append(ReasoningTablesCallback(output_dir, cfg.wandb_table_every, lexicon=cfg.reflection_lexicon))
-    if eval_cfg is not None:
-        from zero.eval_callback import EvalCallback
-
-        callbacks.append(EvalCallback(eval_cfg, cfg.eval.every, output_dir))
-    model_path = cfg.model_name_or_path
-    if model_path == models.TINY:  # built in code (zero/tiny/model.py), cold-started by SFT (zero/tiny/cold_start.py)
-        from zero.tiny import cold_start
-        from zero.templates import render
-
-        model_path = cold_start.prepare_policy(
-            output_dir,
-            lambda problem: render(cfg.template, problem, cfg.system_prompt),
-            max_operand=cfg.tiny_max_operand,
-            cold_start_steps=cfg.cold_start_steps,
-            cold_start_learning_rate=cfg.cold_start_learning_rate,
-            cold_start_mix=cfg.cold_start_mix,
-            seed=args.seed,
-            resuming=checkpoint is not None,
-        )
-    args.model_init_kwargs = {**models.model_init_kwargs(cfg), **(args.model_init_kwargs or {})}
-    if args.use_vllm:
-        from zero import vllm_compat
-
-        vllm_compat.prepare(args)
-
+    output_dir = open_run(plan, cfg, args)  # from here on the run exists
     trainer = GRPOTrainer(
-        model=model_path,
+        model=policy(cfg, args, output_dir, resuming=plan.checkpoint is not None),
         args=args,
         reward_funcs=suite.reward_funcs,
         train_dataset=dataset,
         processing_class=tokenizer,
-        callbacks=[guards.StopCallback(stops), *callbacks],
     )
-    trainer.callback_handler.callbacks.insert(0, guards.DivergenceGuard(output_dir))  # before the reporters
-    if not args.disable_tqdm:  # the bar shows reward/accuracy/length instead of printing every step's metrics dict
-        from transformers.trainer_callback import ProgressCallback
-
-        from zero.telemetry.progress import CompactProgressCallback
-
-        trainer.remove_callback(ProgressCallback)
-        trainer.add_callback(CompactProgressCallback(every=10))
-    stopped = lifecycle.train(trainer, checkpoint, stops)
+    add_callbacks(trainer, cfg, args, output_dir, stops, eval_cfg)
+    stopped = lifecycle.train(trainer, plan.checkpoint, stops)
     if stopped is not None:
         return stopped
     trainer.save_model(str(output_dir))  # every process: FSDP gathers the shards
@@ -132,6 +68,15 @@ def main(cfg: ZeroConfig, args, stops: lifecycle.Stops | None = None) -> int:
     return 0
 
 
+def fitting_prompts(cfg: ZeroConfig, args, tokenizer):
+    """The training set (`training_set`) without the prompts that leave no room for a completion in the model's
+    context (zero.run.preflight says how many it dropped)."""
+    limit = preflight.context_limit(cfg, args)
+    return preflight.drop_long_prompts(
+        training_set(cfg, args.seed), tokenizer, limit, args.max_completion_length, cfg.dataset_name
+    )
+
+
 def training_set(cfg: ZeroConfig, seed: int):
     """zero.train's problems, rendered into prompts (zero.data): columns `prompt`, `solution`, `prompt_id`."""
     from zero import data
@@ -140,6 +85,123 @@ def training_set(cfg: ZeroConfig, seed: int):
                              limit=cfg.max_train_samples, levels=cfg.dataset_levels,
                              tiny_num_problems=cfg.tiny_num_problems, tiny_max_operand=cfg.tiny_max_operand)  # fmt: skip
 
+
+def reward_suite(cfg: ZeroConfig, args, answer_region: str, tokenizer):
+    """The reward functions handed to GRPOTrainer and their telemetry (zero.telemetry.reward_suite), with the
+    math-verify pool sized (rewards.pool)."""
+    import rewards
+    from zero.telemetry.reward_suite import RewardSuite
+
+    suite = RewardSuite(
+        cfg.reward_funcs,
+        args.reward_weights,
+        answer_region,
+        [tokenizer.eos_token_id, tokenizer.pad_token_id],
+        cfg.reflection_lexicon,
+        timeout_s=cfg.reward_timeout_s,
+        seed=args.seed,
+    )
+    rewards.pool.configure(cfg.reward_workers)
+    return suite
+
+
+def claim_output_dir(cfg: ZeroConfig, args, plan: Plan) -> Plan:
+    """Take output_dir's lock (one run per output_dir: the main process holds it for life) and plan again, now
+    that no other run can change the directory. Other processes keep the plan they read."""
+    from zero.run import launch
+
+    if not launch.is_main():
+        return plan
+    lifecycle.hold_run_dir(args.output_dir)
+    return plan_output_dir(Path(args.output_dir), cfg.resume, args.max_steps)
+
+
+def open_run(plan: Plan, cfg: ZeroConfig, args) -> Path:
+    """Make output_dir match the plan, write the resolved config and start W&B (main process); return output_dir.
+
+    Nothing before this wrote to output_dir but its lock. Every process has read it before the main one, the only
+    writer of zero's own files, writes to it: hence the barrier (zero/run/launch.py).
+    """
+    from zero.run import launch
+    from zero.telemetry import tracking
+
+    launch.barrier()
+    if not launch.is_main():
+        return Path(args.output_dir)
+    prepare(plan)
+    output_dir = write_config(cfg, args, resuming=plan.checkpoint is not None)
+    if "wandb" in args.report_to:  # the Trainer logs to W&B from the main process only
+        tracking.setup_wandb(output_dir, cfg.wandb_project)
+    return output_dir
+
+
+def policy(cfg: ZeroConfig, args, output_dir: Path, resuming: bool) -> str:
+    """The model GRPOTrainer loads: a path or hub id. The tiny model is built in code (zero/tiny/model.py) and
+    cold-started by SFT into output_dir (zero/tiny/cold_start.py). Sets TRL's `model_init_kwargs` (dtype,
+    attention) and, with vLLM, the engine settings (zero.vllm_compat)."""
+    from zero import models
+
+    model_path = cfg.model_name_or_path
+    if model_path == models.TINY:
+        from zero.templates import render
+        from zero.tiny import cold_start
+
+        model_path = cold_start.prepare_policy(
+            output_dir,
+            lambda problem: render(cfg.template, problem, cfg.system_prompt),
+            max_operand=cfg.tiny_max_operand,
+            cold_start_steps=cfg.cold_start_steps,
+            cold_start_learning_rate=cfg.cold_start_learning_rate,
+            cold_start_mix=cfg.cold_start_mix,
+            seed=args.seed,
+            resuming=resuming,
+        )
+    args.model_init_kwargs = {**models.model_init_kwargs(cfg), **(args.model_init_kwargs or {})}
+    if args.use_vllm:
+        from zero import vllm_compat
+
+        vllm_compat.prepare(args)
+    return model_path
+
+
+def add_callbacks(trainer, cfg: ZeroConfig, args, output_dir: Path, stops: lifecycle.Stops, eval_cfg) -> None:
+    """zero's callbacks, each where TRL 1.16's order needs it (tests/test_trl_contract.py asserts that order).
+
+    The trainer calls its callbacks in list order; TRL's come first: DefaultFlowCallback, one reporter per
+    `report_to` (WandbCallback ...), then ProgressCallback.
+    - `DivergenceGuard` goes first, ahead of TRL's own: its `on_log` raises on a non-finite loss or grad norm
+      before any reporter logs that step and before the trainer saves its checkpoint (the trainer calls `on_log`
+      first), and the `train/collapse` it adds to the `logs` dict reaches the reporters because they run after it.
+    - `StopCallback` is appended: its `on_step_end` only sets `should_save` and `should_training_stop`, which the
+      trainer reads after every callback's `on_step_end` (DefaultFlowCallback only ever sets them too), so
+      any place after TRL's works. Its `on_train_begin` installs zero's signal handlers again, over the SIGTERM
+      handler that transformers' JIT checkpointing (`enable_jit_checkpoint`) installs when the Trainer is built.
+    - `ReasoningTablesCallback` (W&B) and `EvalCallback` are appended: they call `wandb.log` themselves against
+      `train/global_step`, so they depend on no reporter; the tables read the rollout files, which TRL writes
+      after `on_log` (zero/telemetry/tables.py).
+    - `CompactProgressCallback` replaces ProgressCallback (last, as the one it replaces): the bar shows reward,
+      accuracy and length instead of printing each step's ~50-key metrics dict.
+    """
+    from zero.run import guards
+
+    trainer.callback_handler.callbacks.insert(0, guards.DivergenceGuard(output_dir))
+    trainer.add_callback(guards.StopCallback(stops))
+    if "wandb" in args.report_to:
+        from zero.telemetry.tables import ReasoningTablesCallback
+
+        tables = ReasoningTablesCallback(output_dir, cfg.wandb_table_every, lexicon=cfg.reflection_lexicon)
+        trainer.add_callback(tables)
+    if eval_cfg is not None:
+        from zero.eval_callback import EvalCallback
+
+        trainer.add_callback(EvalCallback(eval_cfg, cfg.eval.every, output_dir))
+    if not args.disable_tqdm:
+        from transformers.trainer_callback import ProgressCallback
+
+        from zero.telemetry.progress import CompactProgressCallback
+
+        trainer.remove_callback(ProgressCallback)
+        trainer.add_callback(CompactProgressCallback(every=10))
 
 def eval_config(cfg: ZeroConfig, args, answer_region: str):
     """The zero.eval config for evaluating the policy during training: the `eval` group's benchmark settings with

@@ -23,7 +23,8 @@ class StopCallback(TrainerCallback):
         self.stops = stops
 
     def on_train_begin(self, args, state, control, **kwargs):
-        # Installed again here, after transformers' JIT checkpoint handler (enable_jit_checkpoint) took SIGTERM.
+        # Installed again: transformers' JIT checkpointing (enable_jit_checkpoint) takes SIGTERM when the Trainer
+        # is built, before this runs.
         self.stops.install()
         self.stops.defer()
 
