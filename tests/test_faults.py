@@ -75,6 +75,7 @@ def truncate(path: Path) -> None:
     path.write_bytes(data[: len(data) // 2])
 
 
+@pytest.mark.slow
 def test_rerun_of_a_finished_run_trains_nothing_and_restores_a_lost_final_save(finished_run, tmp_path, capfd):
     out = copy_of(finished_run, tmp_path)
     (out / "model.safetensors").unlink()  # as if killed during the final save
@@ -85,6 +86,7 @@ def test_rerun_of_a_finished_run_trains_nothing_and_restores_a_lost_final_save(f
     assert {f.name: f.stat().st_mtime_ns for f in (out / "completions").iterdir()} == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["empty trainer_state.json", "half-written optimizer.pt", "half-written weights"])
 def test_a_checkpoint_that_does_not_load_falls_back_to_the_one_before(finished_run, tmp_path, capfd, damage):
     out = copy_of(finished_run, tmp_path)
@@ -103,6 +105,7 @@ def test_a_checkpoint_that_does_not_load_falls_back_to_the_one_before(finished_r
     assert_rollouts_exactly_once(out, 4)
 
 
+@pytest.mark.slow
 def test_no_complete_checkpoint_starts_over_reusing_the_cold_start(finished_run, tmp_path, capfd):
     """Killed during the first checkpoint: a partial checkpoint-2 and stale rollouts of steps 1-3."""
     out = copy_of(finished_run, tmp_path)
@@ -117,6 +120,7 @@ def test_no_complete_checkpoint_starts_over_reusing_the_cold_start(finished_run,
     assert_rollouts_exactly_once(out, 4)
 
 
+@pytest.mark.slow
 def test_a_half_written_cold_start_is_built_again(finished_run, tmp_path, capfd):
     """Killed during the cold start's save: nothing but the base model is reused."""
     out = copy_of(finished_run, tmp_path)
@@ -139,6 +143,7 @@ HOLDER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_one_process_per_output_dir_and_a_dead_holders_lock_is_taken_over(finished_run, tmp_path, capfd):
     out = copy_of(finished_run, tmp_path)
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(out / "zero.lock")], stdin=subprocess.PIPE,
@@ -157,6 +162,7 @@ def test_one_process_per_output_dir_and_a_dead_holders_lock_is_taken_over(finish
     assert_rollouts_exactly_once(out, 6)
 
 
+@pytest.mark.slow
 def test_kill_9_mid_run_then_the_same_command_resumes(tmp_path):
     out = tmp_path / "run"
     proc = spawn(out, "max_steps=20")
@@ -167,6 +173,7 @@ def test_kill_9_mid_run_then_the_same_command_resumes(tmp_path):
     assert_rollouts_exactly_once(out, 20)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum, code, extra", [(signal.SIGTERM, 143, []), (signal.SIGINT, 130, []),
                                                  (signal.SIGTERM, 143, ["enable_jit_checkpoint=true"])])
 def test_a_signal_saves_a_checkpoint_at_the_end_of_the_step_and_says_where_to_resume(tmp_path, signum, code, extra):
@@ -188,6 +195,7 @@ def test_a_signal_saves_a_checkpoint_at_the_end_of_the_step_and_says_where_to_re
         assert_rollouts_exactly_once(out, 20)
 
 
+@pytest.mark.slow
 def test_a_signal_during_the_cold_start_stops_at_once_and_the_rerun_starts_over(tmp_path, capfd):
     out = tmp_path / "run"
     proc = spawn(out, "max_steps=4")  # the base model is built, then the cold start's SFT runs (seconds)
@@ -202,6 +210,7 @@ def test_a_signal_during_the_cold_start_stops_at_once_and_the_rerun_starts_over(
     assert_rollouts_exactly_once(out, 4)
 
 
+@pytest.mark.slow
 def test_a_huge_learning_rate_stops_the_run_and_keeps_no_diverged_checkpoint(tmp_path, capfd):
     out = tmp_path / "run"
     # entropy_coef gives a gradient from the first step on (the rewards of a 10-step cold start are all 0)
@@ -231,6 +240,7 @@ def remount(mnt: Path, options: str) -> None:
     subprocess.run(["mount", "-o", f"remount,{options}", str(mnt)], check=True)
 
 
+@pytest.mark.slow
 def test_a_full_disk_then_a_read_only_one_are_one_line_errors_naming_the_path(small_tmpfs, capfd):
     out = small_tmpfs / "run"
     assert train(out) == 1
@@ -384,6 +394,7 @@ def test_a_failing_wandb_init_falls_back_to_offline(tmp_path, monkeypatch, capsy
     assert "zero: W&B: wandb.init failed (CommError: Failed to get resume status): logging offline" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_replay_skips_a_truncated_rollout_file_naming_it(finished_run, tmp_path, capsys):
     from zero import replay
 
@@ -437,6 +448,7 @@ def test_null_and_empty_answers_are_skipped_and_counted(tmp_path, capsys):
         training_set(cfg, args.seed)
 
 
+@pytest.mark.slow
 def test_an_over_long_prompt_is_skipped_and_counted_before_training(tmp_path, capfd):
     huge = ("1 + " * 25_000 + "1").encode()  # 100 kB, 50k tokens: far past the tiny model's 512 positions
     data = problems_file(tmp_path, GOOD + [b'{"problem": "' + huge + b'", "answer": "25001"}'])

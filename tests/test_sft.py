@@ -108,6 +108,7 @@ def _cli(tmp_path, traces, *extra):
     return [RECIPE, f"dataset_name={traces}", f"output_dir={tmp_path / 'student'}", "disable_tqdm=true", *extra]
 
 
+@pytest.mark.slow
 def test_cli_trains_on_the_good_rows_and_reports_the_bad_ones(tmp_path, capsys):
     good = [{"problem": f"{a} + {b}", "response": f" <think> {a} + {b} = {a + b} </think> <answer> {a + b} </answer>"}
             for a in range(4) for b in range(4)]  # fmt: skip
@@ -153,6 +154,7 @@ def test_cli_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys
     assert not (tmp_path / "student").exists()
 
 
+@pytest.mark.slow
 def test_cli_template_none_trains_on_stored_messages(tmp_path, capsys):
     chat = [{"messages": [{"role": "user", "content": f"{a} + 1"}, {"role": "assistant", "content": GOOD}]}
             for a in range(6)]  # fmt: skip
@@ -170,6 +172,7 @@ def test_cli_refuses_an_output_dir_holding_files(tmp_path, capsys):
     assert "already holds files" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_run_sft_keeps_its_signature_for_the_tiny_cold_start(tmp_path):
     base = build_tiny_model(tmp_path / "base", seed=0)
     rows = [{"prompt": "1 + 1 =", "completion": GOOD}] * 8

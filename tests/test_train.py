@@ -1,7 +1,7 @@
 """The real `python -m zero.train` command on the tiny recipe: smoke run, bad input, resume, and learning.
 
-Run: python -m pytest tests/test_train.py            (the learning test runs the full tiny recipe: minutes)
-     python -m pytest tests/test_train.py -m "not slow"
+Run: python -m pytest tests/test_train.py            (smoke, resume and the full tiny recipe's learning: minutes)
+     python -m pytest tests/test_train.py -m "not slow"  (the refusals only)
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ ROLLOUT_COLUMNS = {"step", "prompt_id", "prompt", "completion", "solution", "rew
                    "reflection_count", "reflection_words", "self_correction", "rollout_step"}
 
 
+@pytest.mark.slow
 def test_two_step_smoke_run_trains_and_writes_everything(tmp_path):
     out = tmp_path / "run"
     evaluation = ["eval.every=2", "eval.benchmarks=gsm8k", "eval.limit=2", "eval.n=2", "eval.max_tokens=8"]
@@ -55,6 +56,7 @@ def test_two_step_smoke_run_trains_and_writes_everything(tmp_path):
     assert "max_steps: 2" in config and "cold_start_steps: 40" in config
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_last_checkpoint_without_duplicating_rollouts(tmp_path):
     out = tmp_path / "run"
     assert run_zero_train(str(TINY_RECIPE), f"output_dir={out}", *FAST) == 0

@@ -71,6 +71,7 @@ def _make_model(tmp_path, tie: bool) -> str:
     return str(path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tie", [True, False], ids=["tied", "untied"])
 def test_vllm_scores_like_trained_policy(tmp_path, monkeypatch, tie, cpu_vllm):
     from datasets import Dataset
