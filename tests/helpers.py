@@ -5,10 +5,12 @@
   accuracy rising 0 -> 3/4 over four rollout batches, each batch logged at two consecutive steps (as TRL does with
   num_iterations=2, with a `rollout_step` column), and one self-correction at step `AHA_STEP`.
 - `execute_notebook`: notebooks/replay.ipynb executed headless against a run directory.
+- `parse_recipe`: a recipe parsed as its command parses it, also where vllm is not installed.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from pathlib import Path
@@ -38,6 +40,25 @@ def run_zero_train(*argv: str) -> int:
         for key in [k for k in os.environ if k.startswith("WANDB_")]:
             del os.environ[key]
         os.environ.update(saved)
+
+
+VLLM_REFUSAL = "backend=vllm but vllm is not installed"
+
+
+def parse_recipe(argv: list[str], classes: tuple[type, ...]):
+    """`zero.config.parse(argv, classes)`. Where vllm is not installed (`pip install -e .[dev]`), a recipe written
+    for `backend: vllm` must be refused by name, and everything else in it must parse: it is parsed again with
+    `backend=hf`, so every other check still runs."""
+    from zero.config import ConfigError, parse
+
+    if importlib.util.find_spec("vllm") is not None:
+        return parse(argv, classes)
+    try:
+        return parse(argv, classes)
+    except ConfigError as e:
+        if VLLM_REFUSAL not in str(e):
+            raise
+    return parse([*argv, "backend=hf"], classes)
 
 
 PROMPTS = {"p0": ("What is 3 + 4?", "7"), "p1": ("What is 6 * 2?", "12"), "p2": ("What is 9 - 5?", "4")}

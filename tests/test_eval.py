@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import parse_recipe
 
 from zero.benchmarks import BENCHMARKS, load_benchmark
 from zero.config import ConfigError
@@ -256,9 +257,7 @@ def test_vllm_backend_prefix_and_seeded_resume(tmp_path, tiny, monkeypatch):
 
 @pytest.mark.parametrize("path", sorted(Path(__file__).parents[1].glob("configs/eval/*.yaml")), ids=lambda p: p.stem)
 def test_eval_recipes_parse_and_state_their_expected_result(path):
-    from zero.config import parse
-
-    (cfg,) = parse([str(path)], (EvalConfig,))
+    (cfg,) = parse_recipe([str(path)], (EvalConfig,))
     header = path.read_text().split("\nmodel_name_or_path:")[0]
     assert "Expected result" in header and f"python -m zero.eval configs/eval/{path.name}" in header
     if not path.name.startswith("step0_"):  # step0_*: base models read with their RL recipe's protocol (test_recipes)

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import REPO
+from helpers import REPO, parse_recipe
 
 from zero.errors import ConfigError
 
@@ -70,8 +70,6 @@ def test_every_recipe_ships_as_package_data():
 
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: str(p.relative_to(CONFIGS)))
 def test_every_recipe_parses_for_the_command_its_header_launches(path):
-    from zero.config import parse
-
     rel = path.relative_to(REPO).as_posix()
     header = path.read_text().split("\n\n")[0]
     commands = set(re.findall(rf"-m zero\.(\w+) (?:\\\s*#\s*)?{re.escape(rel)}", header))
@@ -83,8 +81,8 @@ def test_every_recipe_parses_for_the_command_its_header_launches(path):
     required = re.findall(r'^(\w+): ""\s*#.*\(required\)', path.read_text(), re.M)
     if required:
         with pytest.raises(ConfigError, match=required[0]):
-            parse([str(path), *cpu], classes)
-    parse([str(path), *cpu, *(f"{key}=org/given" for key in required)], classes)
+            parse_recipe([str(path), *cpu], classes)
+    parse_recipe([str(path), *cpu, *(f"{key}=org/given" for key in required)], classes)
 
 
 @pytest.mark.parametrize("path", sorted((CONFIGS / "accelerate").glob("*.yaml")), ids=lambda p: p.stem)

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers import parse_recipe
 
 from zero import models
 from zero.config import ZeroConfig
@@ -158,6 +159,7 @@ def test_server_recipe_configures_trls_vllm_client():
     assert (args.vllm_group_port, args.vllm_server_timeout) == (51216, 240.0)
 
 
+@pytest.mark.vllm
 def test_trl_syncs_weights_to_a_vllm_server_over_nccl_only():
     """README.md's claim, checked against the installed TRL: weight sync refuses any device but CUDA."""
     pytest.importorskip("vllm")
@@ -173,10 +175,9 @@ def test_trl_syncs_weights_to_a_vllm_server_over_nccl_only():
 
 @pytest.mark.parametrize("name", ["step0_qwen2.5_math_1.5b.yaml", "step0_qwen2.5_1.5b_simplerl.yaml"])
 def test_step0_eval_configs_read_the_base_model_with_its_recipes_template(name):
-    from zero.config import parse
     from zero.eval import EvalConfig, check
 
-    (cfg,) = parse([str(ROOT / "configs/eval" / name)], (EvalConfig,))
+    (cfg,) = parse_recipe([str(ROOT / "configs/eval" / name)], (EvalConfig,))
     check(cfg)
     trains = {"step0_qwen2.5_math_1.5b.yaml": "qwen2.5-math-1.5b.yaml",
               "step0_qwen2.5_1.5b_simplerl.yaml": "qwen1.5b-simplerl-zoo.yaml"}[name]
