@@ -385,10 +385,12 @@ def help_text(classes: tuple[type, ...]) -> str:
 _DERIVED = {"generation_batch_size"}
 
 
-def write_resolved(path: str | Path, instances: tuple[Any, ...]) -> dict[str, Any]:
+def write_resolved(path: str | Path, instances: tuple[Any, ...], kept: dict[str, Any] | None = None) -> dict:
     """Write the resolved config of `instances` (every key, see `resolved`) to the YAML file `path`; return it.
-    The one writer of every command's config file (zero_config.yaml, zero_sft_config.yaml, eval_config.yaml, ...)."""
-    values = resolved(instances)
+    The one writer of every command's config file (zero_config.yaml, zero_sft_config.yaml, eval_config.yaml, ...).
+    `kept`: keys whose earlier value a resumed run keeps whatever the command line says (the optimizer's, restored
+    from its checkpoint; zero.run.output_dir.write_config names them)."""
+    values = {**resolved(instances), **(kept or {})}
     Path(path).write_text(yaml.safe_dump(values, sort_keys=False))
     return values
 

@@ -1,7 +1,11 @@
-"""The run directory: what a run writes, and how an existing one is resumed, restarted, finished or refused.
+"""The run directory of zero.train and zero.sft: what a run writes, and how an existing one is resumed, restarted,
+finished or refused. One rule for both commands; each names its own config file (a directory of the other
+command's is not mistaken for one of its runs).
 
     output_dir/
-      zero_config.yaml           the resolved config (every key; feed it back to zero.train to rerun)
+      zero_config.yaml           the resolved config (every key; feed it back to the command to rerun);
+                                 zero_sft_config.yaml for zero.sft
+      trainer_state.json         written last by the final save: the run is complete at its global_step
       zero.lock                  held by the process running in it (zero.run.lifecycle); holds its pid
       completions/completions_{step:05d}.parquet   every rollout of every step (TRL's log_completions)
       checkpoint-N/              trainer checkpoints (model, optimizer, RNG states)
@@ -10,11 +14,12 @@
       base_model/, cold_start/   the tiny recipe's starting points
 
 A stopped run restarts with the same command. It resumes from the newest checkpoint that loads (its state JSON
-parses, its weights and optimizer files are whole); newer ones that do not load are deleted, each named. Rollout files of steps after that checkpoint are deleted: those steps run again
-and write them anew, so every step's file exists exactly once. A run of ours (zero_config.yaml present) with no
-checkpoint that loads starts over in place: its rollouts and partial checkpoints are cleared and a complete
-base model and cold start are reused. A run whose checkpoint reached max_steps is finished: the command says so
-and trains nothing.
+parses, its weights and optimizer files are whole); newer ones that do not load are deleted, each named. Rollout
+files of steps after that checkpoint are deleted: those steps run again and write them anew, so every step's file
+exists exactly once. A run of ours (its config file present) with no checkpoint that loads starts over in place:
+its rollouts and partial checkpoints are cleared and a complete base model and cold start are reused. A run whose
+checkpoint, or whose whole final save, reached max_steps (or, with max_steps unset, the number of steps its epochs
+came to) is finished: the command says so and trains nothing.
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ from pathlib import Path
 
 import yaml
 
-from zero.config import ConfigError, ZeroConfig, resolved
+from zero.config import ConfigError, resolved, write_resolved
 
 CONFIG_FILE = "zero_config.yaml"
+FINAL_STATE = "trainer_state.json"  # Trainer.save_state's file, in output_dir itself: see `save_final`
 BROKEN_DIR = "broken_checkpoints"
 STARTING_POINTS = ("base_model", "cold_start")
 # Keys whose new value a resumed run cannot apply: the optimizer's param groups (learning rate, weight decay,
@@ -99,6 +105,7 @@ class Plan:
     finished_step: int | None = None
     broken: dict[Path, str] = field(default_factory=dict)  # checkpoints that do not load, and why
     resume_step: int = 0
+    config_file: str = CONFIG_FILE  # the command's own: a directory holding it is one of its runs
 
     @property
     def finished(self) -> bool:
@@ -116,19 +123,20 @@ def check_rollout_logging(args) -> None:
         raise ConfigError(f"logging_steps={args.logging_steps} would lose rollouts: set logging_steps=1")
 
 
-def plan_output_dir(output_dir: Path, resume: str, max_steps: int) -> Plan:
-    """Say what to do with zero.train's `output_dir` (`resume`: auto or never; a checkpoint at `max_steps` or
-    beyond is a finished run). Reads only.
+def plan_output_dir(output_dir: Path, resume: str, max_steps: int, config_file: str = CONFIG_FILE) -> Plan:
+    """Say what to do with a zero.train or zero.sft `output_dir` (`resume`: auto or never; `config_file`: the
+    command's own, zero.train's by default). A checkpoint or a final save at `max_steps` or beyond (with
+    `max_steps` <= 0: at the steps its epochs came to) is a finished run. Reads only.
 
     Raises ConfigError when the directory holds something that must not be touched.
     """
-    plan = Plan(output_dir)
+    plan = Plan(output_dir, config_file=config_file)
     entries = [p for p in output_dir.iterdir() if p.name != "zero.lock"] if output_dir.is_dir() else []
     if not entries:
         return plan
-    if not (output_dir / CONFIG_FILE).exists():
+    if not (output_dir / config_file).exists():
         raise ConfigError(
-            f"output_dir {str(output_dir)!r} already holds files but no zero run (no {CONFIG_FILE}) and no "
+            f"output_dir {str(output_dir)!r} already holds files but no zero run (no {config_file}) and no "
             "checkpoint to resume from: pick a new output_dir (or delete that one)"
         )
     for path in sorted(output_dir.glob("checkpoint-*"), key=checkpoint_step, reverse=True):
@@ -143,39 +151,29 @@ def plan_output_dir(output_dir: Path, resume: str, max_steps: int) -> Plan:
         raise ConfigError(
             f"output_dir {str(output_dir)!r} already holds a run: pick a new output_dir, or resume=auto to continue it"
         )
-    if plan.checkpoint is not None and plan.resume_step >= max_steps:
-        plan.finished_step = plan.resume_step
+    if plan.checkpoint is not None and (step := _reached(Path(plan.checkpoint), max_steps)) is not None:
+        plan.finished_step = step
+    elif (step := _reached(output_dir, max_steps)) is not None and model_complete(output_dir):
+        plan.finished_step, plan.checkpoint = step, None  # a final save without a checkpoint (save_strategy=no)
     return plan
 
 
-def resume_point(output_dir: Path, resume: str, prog: str) -> str | None:
-    """The checkpoint an existing `output_dir` resumes from, None for an empty or missing one; a ConfigError
-    (nothing touched) for a directory that holds files but no checkpoint, or any run when `resume` is never.
-    zero.sft's rule (zero.train's is `plan_output_dir`)."""
-    if resume not in ("auto", "never"):
-        raise ConfigError(f"resume={resume!r}: choose auto or never")
-    if not output_dir.exists() or not any(output_dir.iterdir()):
+def _reached(state_dir: Path, max_steps: int) -> int | None:
+    """The global_step of `state_dir`'s trainer_state.json when it is the run's last (`max_steps`; when that is
+    <= 0, the `max_steps` the trainer computed from the epochs, recorded in the state), else None."""
+    try:
+        state = json.loads((state_dir / FINAL_STATE).read_text())
+        step, planned = int(state["global_step"]), int(state["max_steps"])
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    done = sorted((p for p in output_dir.glob("checkpoint-*") if checkpoint_step(p) >= 0), key=checkpoint_step)
-    checkpoint = next((str(p) for p in reversed(done) if checkpoint_problem(p) is None), None)
-    if checkpoint is None:
-        raise ConfigError(
-            f"output_dir {str(output_dir)!r} already holds files but no checkpoint to resume from: "
-            "pick a new output_dir (or delete that one)"
-        )
-    if resume == "never":
-        raise ConfigError(
-            f"output_dir {str(output_dir)!r} already holds files of a run (last: {Path(checkpoint).name}): "
-            "pick a new output_dir, or resume=auto to continue it"
-        )
-    print(f"{prog}: resuming {output_dir} from {Path(checkpoint).name}")
-    return checkpoint
+    return step if step >= (max_steps if max_steps > 0 else planned) else None
 
 
 def prepare(plan: Plan, prog: str = "zero") -> None:
     """Make `output_dir` match the plan (call it holding the directory's lock): checkpoints that do not load deleted,
     rollouts after the resume step deleted, incomplete starting points removed so that they are built again."""
     out = plan.output_dir
+    (out / FINAL_STATE).unlink(missing_ok=True)  # an earlier, shorter run's final save: not this run's end
     for path, problem in plan.broken.items():
         shutil.rmtree(path)  # nothing in it can be used, and on a full disk its space is needed
         print(f"{prog}: {path.name} does not load ({problem}): deleted")
@@ -188,7 +186,7 @@ def prepare(plan: Plan, prog: str = "zero") -> None:
     for name in STARTING_POINTS:
         if (out / name).exists() and not model_complete(out / name):
             shutil.rmtree(out / name)
-    if (out / CONFIG_FILE).exists():
+    if (out / plan.config_file).exists():
         kept = [n for n in STARTING_POINTS if (out / n).exists()]
         print(f"{prog}: no checkpoint to resume from in {out}: starting over"
               + (f", reusing {' and '.join(kept)}" if kept else "")
@@ -200,43 +198,59 @@ def _file_step(path: Path) -> int:
     return int(tail) if tail.isdigit() else 0
 
 
-def finish(plan: Plan, prog: str = "zero") -> None:
+def finish(plan: Plan, prog: str = "zero", then: str = "python -m zero.replay {out} to look at it") -> None:
     """A finished run: make sure the final model is in output_dir (a kill during the final save left only the
-    last checkpoint), and say so."""
-    out, ckpt = plan.output_dir, Path(plan.checkpoint)
-    if not model_complete(out):
+    last checkpoint), and say so; `then` ({out}: the directory) says what to do with it."""
+    out = plan.output_dir
+    if plan.checkpoint is not None and not model_complete(out):
         skip = {"optimizer.pt", "scheduler.pt", "trainer_state.json", "rng_state.pth"}
-        for f in ckpt.iterdir():
+        for f in Path(plan.checkpoint).iterdir():
             if f.is_file() and f.name not in skip:
                 shutil.copy2(f, out / f.name)
-    print(f"{prog}: {out} already finished at step {plan.finished_step} ({ckpt.name}): nothing to train. "
-          f"Raise max_steps to train further (python -m zero.replay {out} to look at it)")
+    where = f" ({Path(plan.checkpoint).name})" if plan.checkpoint is not None else ""
+    print(f"{prog}: {out} already finished at step {plan.finished_step}{where}: nothing to train. "
+          f"Raise max_steps to train further ({then.format(out=out)})")
 
 
-def write_config(cfg: ZeroConfig, args, resuming: bool = False) -> Path:
-    """Create output_dir and write the resolved config into it; return the directory.
+def save_final(trainer, tokenizer) -> None:
+    """The final save, on every process (FSDP and DeepSpeed gather the shards): the model, then (main process) the
+    tokenizer, then the trainer state, written last, so that a whole final save is what `plan_output_dir` reads
+    as the run's end. Returns once every process is done, so no process loads a half-written model."""
+    out = trainer.args.output_dir
+    trainer.save_model(out)
+    if trainer.args.should_save:
+        tokenizer.save_pretrained(out)
+    trainer.save_state()  # output_dir/trainer_state.json (the main process only)
+    trainer.accelerator.wait_for_everyone()
+
+
+def write_config(cfg, args, resuming: bool = False, config_file: str = CONFIG_FILE, prog: str = "zero") -> Path:
+    """Create output_dir (`args.output_dir`) and write the resolved config of `cfg` (zero's group) and `args`
+    (TRL's) into its `config_file`; return the directory.
 
     On resume, a changed config is reported key by key; the keys that cannot apply (restored from the
     checkpoint, or shaping the reused starting model) are named as such and keep their old value in the file.
     """
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    path = output_dir / CONFIG_FILE
-    values = resolved((cfg, args))
+    path = output_dir / config_file
+    kept_values = {}
     if path.exists() and resuming:
+        values = resolved((cfg, args))
         old = yaml.safe_load(path.read_text()) or {}
         changed = sorted(k for k in values if k in old and old[k] != values[k])
         applied = [k for k in changed if k not in FROM_CHECKPOINT + FROM_START]
         kept = [k for k in changed if k in FROM_CHECKPOINT]
         start = [k for k in changed if k in FROM_START]
         if applied:
-            print("zero: resumed with changed keys:", ", ".join(f"{k}: {old[k]!r} -> {values[k]!r}" for k in applied))
+            print(f"{prog}: resumed with changed keys:",
+                  ", ".join(f"{k}: {old[k]!r} -> {values[k]!r}" for k in applied))
         if kept:
-            print("zero: warning: changed keys that do NOT apply on resume (the checkpoint's optimizer and "
+            print(f"{prog}: warning: changed keys that do NOT apply on resume (the checkpoint's optimizer and "
                   "scheduler states win):", ", ".join(f"{k}: {old[k]!r} (new {values[k]!r} ignored)" for k in kept))
         if start:
-            print("zero: warning: changed keys that do NOT apply on resume (the run's starting model is reused):",
+            print(f"{prog}: warning: changed keys that do NOT apply on resume (the run's starting model is reused):",
                   ", ".join(f"{k}: {old[k]!r} (new {values[k]!r} ignored)" for k in start))
-        values.update({k: old[k] for k in kept + start})  # the file says what the run trains with
-    path.write_text(yaml.safe_dump(values, sort_keys=False))
+        kept_values = {k: old[k] for k in kept + start}  # the file says what the run trains with
+    write_resolved(path, (cfg, args), kept=kept_values)
     return output_dir
