@@ -11,8 +11,13 @@ where a chat template strips reasoning from assistant turns, and the EOS the RL 
 The loss is on the response only (TRL's `completion_only_loss`). The output directory is a checkpoint
 `zero.train` starts from (`model_name_or_path=OUTPUT template=<the same template>`) and `zero.eval` scores.
 
-`run_sft` is the one place zero calls SFTTrainer; the tiny recipe's cold start (zero/tiny/cold_start.py)
-uses it too. `--help` lists every key. Bad input exits with code 2 and a one-line error.
+`sft_trainer` is the one place zero builds SFTTrainer; `run_sft` (the tiny recipe's cold start,
+zero/tiny/cold_start.py) and the command use it. `--help` lists every key. Bad input exits with code 2 and a
+one-line error before output_dir is touched.
+
+The command's output_dir lives as zero.train's does (zero.run): one process per directory (zero.lock), the same
+rule to resume, restart or finish it (zero.run.output_dir), SIGTERM/SIGINT save a checkpoint at the end of the
+step and exit 143/130, a non-finite loss or a full disk is one line. A rerun of the same command goes on.
 """
 
 from __future__ import annotations
@@ -23,11 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zero.run import cli
 from zero.args import DataArgs, ModelArgs, ProblemArgs, PromptArgs, RunArgs, reuse
 from zero.args import help_field as _help
-from zero.config import ConfigError, write_resolved
+from zero.config import ConfigError
+from zero.run import cli, lifecycle
+from zero.run.output_dir import finish, model_complete, plan_output_dir, prepare, save_final, write_config
 
+PROG = "zero.sft"
 CONFIG_FILE = "zero_sft_config.yaml"
 REPORT_FILE = "trace_report.json"
 
@@ -53,23 +60,18 @@ class SFTZeroConfig(ModelArgs, DataArgs, PromptArgs, RunArgs):
         super().__post_init__()
 
 
-def _train(model_path: str | Path, rows: list[dict[str, Any]], args, tokenizer, checkpoint: str | None = None) -> Path:
+def sft_trainer(model_path: str | Path, rows: list[dict[str, Any]], args, tokenizer, callbacks=None):
+    """TRL's SFTTrainer on `rows` ({prompt, completion}): the one place zero builds it."""
     import datasets
     from trl import SFTTrainer
 
-    output_dir = Path(args.output_dir)
-    trainer = SFTTrainer(
+    return SFTTrainer(
         model=str(model_path),
         args=args,
         train_dataset=datasets.Dataset.from_list(rows),
         processing_class=tokenizer,
+        callbacks=callbacks,
     )
-    trainer.train(resume_from_checkpoint=checkpoint)
-    trainer.save_model(str(output_dir))
-    if trainer.args.should_save:
-        tokenizer.save_pretrained(str(output_dir))
-    trainer.accelerator.wait_for_everyone()  # no process loads the checkpoint before it is complete
-    return output_dir
 
 
 def run_sft(model_path: str | Path, rows: list[dict[str, Any]], output_dir: str | Path, **sft_args: Any) -> Path:
@@ -90,7 +92,11 @@ def run_sft(model_path: str | Path, rows: list[dict[str, Any]], output_dir: str 
         disable_tqdm=False,
     )
     args = SFTConfig(**{**defaults, **sft_args})
-    return _train(model_path, rows, args, tokenizer_from_pretrained(model_path))
+    tokenizer = tokenizer_from_pretrained(model_path)
+    trainer = sft_trainer(model_path, rows, args, tokenizer)
+    trainer.train()
+    save_final(trainer, tokenizer)
+    return Path(args.output_dir)
 
 
 def load_trace_rows(source: DataArgs) -> tuple[list[Any], list[int], list, str]:
@@ -155,38 +161,69 @@ def _classes() -> tuple[type, ...]:
     return SFTZeroConfig, SFTConfig
 
 
-@cli.command("zero.sft", __doc__, _classes, usage="python -m zero.sft configs/sft/tiny_distill.yaml [key=value ...]")
-def main(opts: SFTZeroConfig, args) -> int:
+@lifecycle.guarded(PROG)  # SIGTERM/SIGINT, divergence and disk errors: one line and an exit code
+@cli.command(PROG, __doc__, _classes, usage="python -m zero.sft configs/sft/tiny_distill.yaml [key=value ...]")
+def main(opts: SFTZeroConfig, args, stops: lifecycle.Stops | None = None) -> int:
     from zero import models
-    from zero.run.output_dir import resume_point
+    from zero.run import guards, launch
 
+    # Every check below reads only; the first write to output_dir is its lock.
+    launch.check(args)
     check_sft_args(args)
     output_dir = Path(args.output_dir)
-    checkpoint = resume_point(output_dir, opts.resume, "zero.sft")
+    plan = plan_output_dir(output_dir, opts.resume, args.max_steps, CONFIG_FILE)
     tokenizer = models.load_tokenizer(opts)
     fields = {"problem_field": opts.problem_field, "response_field": opts.response_field,
               "messages_field": opts.messages_field}  # fmt: skip
     rows, report = prepare_traces(opts, opts, fields, tokenizer, max_length=args.max_length,
                                   limit=opts.max_train_samples, seed=args.seed)  # fmt: skip
+    if launch.is_main():  # one run per output_dir: its main process holds the lock for life
+        lifecycle.hold_run_dir(output_dir, PROG)
+        plan = plan_output_dir(output_dir, opts.resume, args.max_steps, CONFIG_FILE)  # again: no other run changes it
+    if plan.finished:
+        if launch.is_main():
+            finish(plan, PROG, then=rl_command(output_dir, opts.template))
+        return 0
 
-    # Nothing above wrote to output_dir; from here on the run exists.
-    output_dir.mkdir(parents=True, exist_ok=True)
-    write_resolved(output_dir / CONFIG_FILE, (opts, args))
-    (output_dir / REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=1))
-    model_path = opts.model_name_or_path
-    if model_path == models.TINY:
-        from zero.tiny.model import build_tiny_model
-
-        base = output_dir / "base_model"
-        model_path = str(base if (base / "config.json").exists() else build_tiny_model(base, seed=args.seed))
+    # Nothing above wrote to output_dir but its lock; from here on the run exists, written by the main process.
+    launch.barrier()
+    if launch.is_main():
+        prepare(plan, PROG)
+        write_config(opts, args, resuming=plan.checkpoint is not None, config_file=CONFIG_FILE, prog=PROG)
+        (output_dir / REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=1))
+    model_path = starting_model(opts.model_name_or_path, output_dir, args.seed)
     args.model_init_kwargs = {**models.model_init_kwargs(opts), **(args.model_init_kwargs or {})}
-    print(f"zero.sft: training {model_path} on {len(rows)} traces (template={opts.template})")
-    _train(model_path, rows, args, tokenizer, checkpoint)
-    print(
-        f"zero.sft: done; checkpoint in {output_dir}. RL from it: python -m zero.train CONFIG "
-        f"model_name_or_path={output_dir} template={opts.template or 'chat'} cold_start_steps=0"
-    )
+    print(f"{PROG}: training {model_path} on {len(rows)} traces (template={opts.template})")
+    trainer = sft_trainer(model_path, rows, args, tokenizer, callbacks=[guards.StopCallback(stops)])
+    trainer.callback_handler.callbacks.insert(0, guards.DivergenceGuard(output_dir))  # before the reporters
+    stopped = lifecycle.train(trainer, plan.checkpoint, stops, PROG)
+    if stopped is not None:
+        return stopped
+    save_final(trainer, tokenizer)
+    print(f"{PROG}: done; checkpoint in {output_dir}. RL from it: {rl_command(output_dir, opts.template)}")
     return 0
+
+
+def starting_model(model_name_or_path: str, output_dir: Path, seed: int) -> str:
+    """The model to fine-tune: `model_name_or_path`, or for builtin:tiny the tiny model built from `seed` into
+    output_dir/base_model by the main process (a whole one is reused; `prepare` removed a partial one)."""
+    from zero import models
+    from zero.run import launch
+
+    if model_name_or_path != models.TINY:
+        return model_name_or_path
+    from zero.tiny.model import build_tiny_model
+
+    base = output_dir / "base_model"
+    if launch.is_main() and not model_complete(base):
+        build_tiny_model(base, seed=seed)
+    launch.barrier()
+    return str(base)
+
+
+def rl_command(output_dir: Path, template: str | None) -> str:
+    return (f"python -m zero.train CONFIG model_name_or_path={output_dir} template={template or 'chat'} "
+            "cold_start_steps=0")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,11 @@ from zero.run.lifecycle import Diverged, Stops, last_checkpoint
 
 
 class StopCallback(TrainerCallback):
-    """Ends training at the end of the step in which a stop signal arrived, saving a checkpoint there."""
+    """Ends training at the end of the step in which a stop signal arrived, saving a checkpoint there; and logs
+    at every step that saves, so that `DivergenceGuard` reads the loss of the weights about to be saved (zero.sft
+    logs every `logging_steps`, and a checkpoint may fall between two logs). It comes after transformers'
+    DefaultFlowCallback, which decides the step's save first; the trainer logs before it saves
+    (`Trainer._maybe_log_save_evaluate`, transformers 5)."""
 
     def __init__(self, stops: Stops):
         self.stops = stops
@@ -32,6 +36,15 @@ class StopCallback(TrainerCallback):
         if _on_any_rank(self.stops.signum is not None):  # every process stops at the same step
             control.should_save = True  # saved by the trainer right after this step's log (rollout file included)
             control.should_training_stop = True
+        self._log_before_saving(control)
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        self._log_before_saving(control)  # save_strategy=epoch
+
+    @staticmethod
+    def _log_before_saving(control) -> None:
+        if control.should_save:
+            control.should_log = True  # the trainer skips it if this step was logged already
 
 
 def _on_any_rank(flag: bool) -> bool:
