@@ -18,10 +18,10 @@ from zero.run.lifecycle import Diverged, Stops, last_checkpoint
 
 class StopCallback(TrainerCallback):
     """Ends training at the end of the step in which a stop signal arrived, saving a checkpoint there; and logs
-    at every step that saves, so that `DivergenceGuard` reads the loss of the weights about to be saved (zero.sft
-    logs every `logging_steps`, and a checkpoint may fall between two logs). It comes after transformers'
-    DefaultFlowCallback, which decides the step's save first; the trainer logs before it saves
-    (`Trainer._maybe_log_save_evaluate`, transformers 5)."""
+    at every step that saves or ends training (the final save follows), so that `DivergenceGuard` reads the loss
+    of the weights about to be saved (zero.sft logs every `logging_steps`, and a save may fall between two logs).
+    It comes after transformers' DefaultFlowCallback, which decides the step's save first; the trainer logs before
+    it saves (`Trainer._maybe_log_save_evaluate`, transformers 5)."""
 
     def __init__(self, stops: Stops):
         self.stops = stops
@@ -43,7 +43,7 @@ class StopCallback(TrainerCallback):
 
     @staticmethod
     def _log_before_saving(control) -> None:
-        if control.should_save:
+        if control.should_save or control.should_training_stop:
             control.should_log = True  # the trainer skips it if this step was logged already
 
 
