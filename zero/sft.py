@@ -177,9 +177,7 @@ def main(opts: SFTZeroConfig, args, stops: lifecycle.Stops | None = None) -> int
               "messages_field": opts.messages_field}  # fmt: skip
     rows, report = prepare_traces(opts, opts, fields, tokenizer, max_length=args.max_length,
                                   limit=opts.max_train_samples, seed=args.seed)  # fmt: skip
-    if launch.is_main():  # one run per output_dir: its main process holds the lock for life
-        lifecycle.hold_run_dir(output_dir, PROG)
-        plan = plan_output_dir(output_dir, opts.resume, args.max_steps, CONFIG_FILE)  # again: no other run changes it
+    plan = lifecycle.claim(plan, opts.resume, args.max_steps, PROG)  # one run per output_dir
     if plan.finished:
         if launch.is_main():
             finish(plan, PROG, then=rl_command(output_dir, opts.template))

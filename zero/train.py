@@ -12,7 +12,8 @@ from pathlib import Path
 
 from zero.run import cli, lifecycle, preflight
 from zero.config import ZeroConfig, shipped_recipes
-from zero.run.output_dir import Plan, check_rollout_logging, finish, plan_output_dir, prepare, write_config
+from zero.run.output_dir import Plan, check_rollout_logging, finish, plan_output_dir, prepare, save_final
+from zero.run.output_dir import write_config
 
 DEFAULT_RECIPE = shipped_recipes() / "tiny.yaml"
 
@@ -42,7 +43,7 @@ def main(cfg: ZeroConfig, args, stops: lifecycle.Stops | None = None) -> int:
     tokenizer = models.load_tokenizer(cfg)
     dataset = fitting_prompts(cfg, args, tokenizer)
     suite = reward_suite(cfg, args, answer_region, tokenizer)
-    plan = claim_output_dir(cfg, args, plan)
+    plan = lifecycle.claim(plan, cfg.resume, args.max_steps)
     if plan.finished:
         if launch.is_main():
             finish(plan)
@@ -60,10 +61,9 @@ def main(cfg: ZeroConfig, args, stops: lifecycle.Stops | None = None) -> int:
     stopped = lifecycle.train(trainer, plan.checkpoint, stops)
     if stopped is not None:
         return stopped
-    trainer.save_model(str(output_dir))  # every process: FSDP gathers the shards
+    save_final(trainer, tokenizer)  # every process: FSDP gathers the shards
     if not launch.is_main():
         return 0
-    tokenizer.save_pretrained(str(output_dir))
     print(f"zero: done; model, rollouts and logs in {output_dir} (python -m zero.replay {output_dir})")
     return 0
 
@@ -103,17 +103,6 @@ def reward_suite(cfg: ZeroConfig, args, answer_region: str, tokenizer):
     )
     rewards.pool.configure(cfg.reward_workers)
     return suite
-
-
-def claim_output_dir(cfg: ZeroConfig, args, plan: Plan) -> Plan:
-    """Take output_dir's lock (one run per output_dir: the main process holds it for life) and plan again, now
-    that no other run can change the directory. Other processes keep the plan they read."""
-    from zero.run import launch
-
-    if not launch.is_main():
-        return plan
-    lifecycle.hold_run_dir(args.output_dir)
-    return plan_output_dir(Path(args.output_dir), cfg.resume, args.max_steps)
 
 
 def open_run(plan: Plan, cfg: ZeroConfig, args) -> Path:
@@ -172,9 +161,9 @@ def add_callbacks(trainer, cfg: ZeroConfig, args, output_dir: Path, stops: lifec
     - `DivergenceGuard` goes first, ahead of TRL's own: its `on_log` raises on a non-finite loss or grad norm
       before any reporter logs that step and before the trainer saves its checkpoint (the trainer calls `on_log`
       first), and the `train/collapse` it adds to the `logs` dict reaches the reporters because they run after it.
-    - `StopCallback` is appended: its `on_step_end` only sets `should_save` and `should_training_stop`, which the
-      trainer reads after every callback's `on_step_end` (DefaultFlowCallback only ever sets them too), so
-      any place after TRL's works. Its `on_train_begin` installs zero's signal handlers again, over the SIGTERM
+    - `StopCallback` is appended: its `on_step_end` sets `should_save` and `should_training_stop`, which the
+      trainer reads after every callback's `on_step_end`, and `should_log` where DefaultFlowCallback decided to
+      save or stop (a no-op here, where every step logs), so it must come after DefaultFlowCallback. Its `on_train_begin` installs zero's signal handlers again, over the SIGTERM
       handler that transformers' JIT checkpointing (`enable_jit_checkpoint`) installs when the Trainer is built.
     - `ReasoningTablesCallback` (W&B) and `EvalCallback` are appended: they call `wandb.log` themselves against
       `train/global_step`, so they depend on no reporter; the tables read the rollout files, which TRL writes

@@ -3,7 +3,7 @@
 - `hold_run_dir`: an exclusive `flock` on `output_dir/zero.lock`, held until the process exits. A second zero
   process on the same directory exits 2 naming the holder's pid. The kernel drops the lock when its holder dies
   (even by kill -9), so a stale lock is simply taken over; the file is never deleted (deleting it would let two
-  processes lock two different files of the same name).
+  processes lock two different files of the same name). `claim` takes it for a planned output_dir and plans again.
 - `Stops`: SIGTERM (what schedulers and preemption send) and SIGINT (Ctrl-C). Before training they stop the
   process at once (nothing worth keeping is half done: a rerun starts over, reusing a complete cold start).
   During training the first signal lets the current step finish, saves a checkpoint and ends training; a
@@ -28,6 +28,7 @@ import threading
 from pathlib import Path
 
 from zero.config import ConfigError
+from zero.run.output_dir import BROKEN_DIR, Plan, checkpoint_step, plan_output_dir
 
 LOCK_FILE = "zero.lock"
 EXIT_DIVERGED = 1
@@ -78,6 +79,18 @@ def hold_run_dir(output_dir: str | Path, prog: str = "zero") -> Path:
     fh.flush()
     _held.append(fh)
     return path
+
+
+def claim(plan: Plan, resume: str, max_steps: int, prog: str = "zero") -> Plan:
+    """Take the lock of the planned output_dir (`hold_run_dir`, main process only: it holds it for life) and plan
+    again (`plan_output_dir`, same `resume` and `max_steps`), now that no other run can change the directory.
+    Other processes keep the plan they read. zero.train's and zero.sft's one way to claim their output_dir."""
+    from zero.run import launch
+
+    if not launch.is_main():
+        return plan
+    hold_run_dir(plan.output_dir, prog)
+    return plan_output_dir(plan.output_dir, resume, max_steps, plan.config_file)
 
 
 def release_run_dirs() -> None:
@@ -131,8 +144,6 @@ class Stops:
 
 def last_checkpoint(output_dir: Path) -> str:
     """The newest checkpoint's name, for the line that says where a stopped run stands."""
-    from zero.run.output_dir import checkpoint_step
-
     steps = sorted(checkpoint_step(p) for p in Path(output_dir).glob("checkpoint-*") if checkpoint_step(p) >= 0)
     return f"checkpoint-{steps[-1]}" if steps else "none yet (a rerun starts over)"
 
@@ -159,8 +170,6 @@ def train(trainer, checkpoint: str | None, stops: Stops, prog: str = "zero") -> 
         from zero.run import launch
 
         if bad.is_dir() and launch.is_main():
-            from zero.run.output_dir import BROKEN_DIR
-
             (out / BROKEN_DIR).mkdir(exist_ok=True)
             bad.rename(out / BROKEN_DIR / bad.name)
         raise Diverged(
