@@ -183,12 +183,7 @@ def main(opts: SFTZeroConfig, args, stops: lifecycle.Stops | None = None) -> int
             finish(plan, PROG, then=rl_command(output_dir, opts.template))
         return 0
 
-    # Nothing above wrote to output_dir but its lock; from here on the run exists, written by the main process.
-    launch.barrier()
-    if launch.is_main():
-        prepare(plan, PROG)
-        write_config(opts, args, resuming=plan.checkpoint is not None, config_file=CONFIG_FILE, prog=PROG)
-        (output_dir / REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=1))
+    open_run(plan, opts, args, report)  # from here on the run exists
     model_path = starting_model(opts.model_name_or_path, output_dir, args.seed)
     args.model_init_kwargs = {**models.model_init_kwargs(opts), **(args.model_init_kwargs or {})}
     print(f"{PROG}: training {model_path} on {len(rows)} traces (template={opts.template})")
@@ -200,6 +195,20 @@ def main(opts: SFTZeroConfig, args, stops: lifecycle.Stops | None = None) -> int
     save_final(trainer, tokenizer)
     print(f"{PROG}: done; checkpoint in {output_dir}. RL from it: {rl_command(output_dir, opts.template)}")
     return 0
+
+
+def open_run(plan, opts: SFTZeroConfig, args, report) -> None:
+    """Make output_dir match the plan, write the resolved config and the trace report (main process).
+
+    Nothing before this wrote to output_dir but its lock. Every process has read it before the main one, the only
+    writer of zero's own files, writes to it: hence the barrier (zero/run/launch.py)."""
+    from zero.run import launch
+
+    launch.barrier()
+    if launch.is_main():
+        prepare(plan, PROG)
+        output_dir = write_config(opts, args, resuming=plan.checkpoint is not None, config_file=CONFIG_FILE, prog=PROG)
+        (output_dir / REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=1))
 
 
 def starting_model(model_name_or_path: str, output_dir: Path, seed: int) -> str:
