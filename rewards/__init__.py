@@ -14,13 +14,17 @@ True
 Traceback (most recent call last):
 ...
 ValueError: unknown reward 'speed': choose from accuracy, format, random
+>>> get_rewards([])
+Traceback (most recent call last):
+...
+ValueError: reward_funcs is empty: name at least one of accuracy, format, random
 
 Run the doctests with ``python -m pytest --doctest-modules rewards``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from rewards import pool
 from rewards.accuracy import accuracy_reward
@@ -41,6 +45,15 @@ def get_reward(name: str) -> Callable[..., list]:
         raise ValueError(f"unknown reward {name!r}: choose from {', '.join(sorted(REWARDS))}") from None
 
 
+def get_rewards(names: Sequence[str]) -> list[Callable[..., list]]:
+    """The reward functions called `names` (a recipe's `reward_funcs`), in order; a `ValueError` naming the valid
+    ones when `names` is empty or one is unknown. The one check of a reward list: the config calls it when built,
+    the trainer's reward suite when it looks the functions up."""
+    if not names:
+        raise ValueError(f"reward_funcs is empty: name at least one of {', '.join(sorted(REWARDS))}")
+    return [get_reward(name) for name in names]
+
+
 __all__ = [
     "REWARDS",
     "GradeResult",
@@ -49,6 +62,7 @@ __all__ = [
     "extract_answer",
     "format_reward",
     "get_reward",
+    "get_rewards",
     "gold_answer",
     "grade",
     "grade_batch",

@@ -226,3 +226,30 @@ def test_highlight_reflections_styles():
     assert reasoning.highlight_reflections("but wait", style="ansi") == "\033[1;33mbut wait\033[0m"
     with pytest.raises(ValueError, match="markdown"):
         reasoning.highlight_reflections("x", style="latex")
+
+
+def test_a_conversational_completion_is_one_text_for_the_reward_and_the_telemetry():
+    """TRL's tool loop puts tool results between the assistant turns of a completion (grpo_trainer
+    `_tool_call_loop`). A tool result is not the model's answer: the reward grades the assistant turns only, and the
+    rollout columns must describe that same text, not the tool's "Wait" or its answer."""
+    import rewards
+    from rewards.text import completion_text
+    from zero.telemetry.reward_suite import RewardSuite
+
+    completion = [
+        {"role": "assistant", "content": "<think> 2 + 2 = 4 </think> <answer> 4 </answer>"},
+        {"role": "tool", "content": "Wait, the calculator says <answer> 5 </answer>"},
+    ]
+    assert completion_text(completion) == completion[0]["content"]
+    direct = rewards.accuracy_reward([completion], ["4"])
+    assert direct == [1.0]
+
+    extra = {}
+    suite = RewardSuite(["accuracy", "format"], None, "answer_tag", [0])
+    scores = [fn([completion], solution=["4"], completion_ids=[[7, 0]], log_extra=extra.__setitem__)
+              for fn in suite.reward_funcs]
+    assert scores[0] == direct
+    assert scores[1] == rewards.format_reward([completion_text(completion)])
+    text = completion_text(completion)
+    assert extra["is_correct"] == [True]
+    assert extra["reflection_count"] == [len(reasoning.find_reflections(text))] == [0]

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+import rewards
 from zero.args import (LoggingArgs, ModelArgs, ProblemArgs, PromptArgs, RewardArgs, RunArgs, TelemetryArgs, TinyArgs,
                        TrainingEvalArgs, _positive, help_field)
 from zero.tiny.traces import check_mix
@@ -82,15 +83,10 @@ class ZeroConfig(ModelArgs, ProblemArgs, PromptArgs, RewardArgs, TelemetryArgs, 
             check_mix(self.cold_start_mix)
         except ValueError as e:
             raise ConfigError(str(e)) from None
-        if not self.reward_funcs:
-            raise ConfigError("reward_funcs is empty: name at least one reward (accuracy, format)")
-        from rewards import get_reward  # the ground floor's registry: a reward registered before parsing counts
-
-        for name in self.reward_funcs:
-            try:
-                get_reward(name)
-            except ValueError as e:  # the registry's own message, which lists the valid names
-                raise ConfigError(str(e)) from None
+        try:
+            rewards.get_rewards(self.reward_funcs)  # read when built: a reward registered before parsing counts
+        except ValueError as e:  # the registry's own message, which lists the valid names
+            raise ConfigError(str(e)) from None
 
 
 def _type_name(tp: Any) -> str:

@@ -20,23 +20,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import rewards
+from rewards.text import completion_text
+from zero.config import ConfigError
 from zero.run import launch
 from zero.telemetry import reasoning
-from zero.config import ConfigError
-
-# TRL's own keyword arguments to reward functions, never dataset columns.
-_TRL_KWARGS = ("prompts", "completion_ids", "trainer_state", "log_extra", "log_metric", "environments")
-
-
-def completion_text(completion: str | list[dict[str, Any]]) -> str:
-    """The text of a completion: a string, or the content of a chat completion's messages.
-
-    >>> completion_text([{"role": "assistant", "content": "<answer> 4 </answer>"}])
-    '<answer> 4 </answer>'
-    """
-    if isinstance(completion, str):
-        return completion
-    return "".join(str(m.get("content", "")) for m in completion)
 
 
 def weighted_total(scores: Sequence[Sequence[float | None]], weights: Sequence[float]) -> list[float]:
@@ -69,15 +56,13 @@ class RewardSuite:
         timeout_s: float | None = None,
         seed: int | None = None,
     ):
-        if not names:
-            raise ConfigError("reward_funcs is empty: name at least one of " + ", ".join(rewards.REWARDS))
         if weights is not None and len(weights) != len(names):
             raise ConfigError(f"reward_weights has {len(weights)} values for {len(names)} reward_funcs: give one each")
         self.names = list(names)
         try:
-            self.funcs = [rewards.get_reward(n) for n in self.names]
+            self.funcs = rewards.get_rewards(self.names)
         except ValueError as e:
-            raise ConfigError(f"reward_funcs: {e}") from None
+            raise ConfigError(str(e)) from None
         self.weights = list(weights) if weights is not None else [1.0] * len(self.names)
         self.answer_region = answer_region
         self.stop_ids = set(eos_and_pad_ids)
