@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rewards import extract
 from rewards.grade import DEFAULT_TIMEOUT_S
 from zero.errors import ConfigError
 
@@ -80,7 +81,7 @@ def _choice(obj: Any, name: str, allowed: tuple) -> None:
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 TINY = "builtin:tiny"  # the one built-in model (zero.tiny)
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-ANSWER_REGIONS = (None, "answer_tag", "boxed")
+ANSWER_REGIONS = (None, *extract.ANSWER_REGIONS)  # None: the template's own
 
 
 @dataclass

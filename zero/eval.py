@@ -43,7 +43,7 @@ from zero.benchmarks import Problem, benchmark_label, check_names, load_benchmar
 from zero.config import ConfigError, resolved, write_resolved
 from zero.sampling import Request, Sample, Sampling, make_generator, request_seed
 from zero.store import JsonlStore
-from zero.templates import get_template, render
+from zero.templates import answer_region, get_template, render
 
 THINK_PREFIX = "<think>\n"
 # Settings that decide which samples are drawn and how they are scored: a resumed run must not change them.
@@ -80,10 +80,6 @@ def think_prefix(cfg: EvalConfig) -> str:
     if cfg.think_prefix is not None:
         return cfg.think_prefix
     return THINK_PREFIX if cfg.template == "r1_distill" else ""
-
-
-def answer_region(cfg: EvalConfig) -> str:
-    return cfg.answer_region or get_template(cfg.template).answer_region
 
 
 def check(cfg: EvalConfig) -> EvalConfig:
@@ -145,7 +141,7 @@ def score(samples: list[Sample], items: dict[Any, tuple[Problem, int, str, str]]
     from rewards import accuracy_reward, extract_answer, format_reward
     from zero.telemetry.reasoning import annotate
 
-    region, prefix = answer_region(cfg), think_prefix(cfg)
+    region, prefix = answer_region(cfg.template, cfg.answer_region), think_prefix(cfg)
     problems = [items[s.key] for s in samples]
     texts = [prefix + s.text for s in samples]  # the completion as the model wrote it, after the forced prefix
     correct = accuracy_reward(texts, [p.gold for p, *_ in problems], answer_region=region,

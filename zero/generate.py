@@ -24,6 +24,7 @@ from zero.args import help_field as _help
 from zero.config import ConfigError, write_resolved
 from zero.sampling import Request, Sampling, make_generator, request_seed
 from zero.store import JsonlStore
+from zero.templates import answer_region
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -166,10 +167,9 @@ def read_log(log: JsonlStore, problems: list[Problem], teacher: str, resume: str
 def main(cfg: GenerateConfig) -> int:
     import rewards
     from zero import models
-    from zero.templates import get_template
     from zero.traces import prompt_renderer
 
-    region = cfg.answer_region or get_template(cfg.template).answer_region
+    region = answer_region(cfg.template, cfg.answer_region)
     tokenizer = models.load_tokenizer(cfg)
     to_text = prompt_renderer(None, tokenizer)
     problems = load_problems(cfg, cfg, cfg, cfg.seed, cfg.max_problems)

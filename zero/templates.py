@@ -53,7 +53,7 @@ SIMPLERL_QWEN_BOXED = (
 @dataclass(frozen=True)
 class Template:
     name: str
-    answer_region: str  # "answer_tag": inside <answer>...</answer>; "boxed": the last \boxed{}
+    answer_region: str  # one of rewards.extract.ANSWER_REGIONS
     conversational: bool  # True: the prompt is a list of chat messages, rendered by the tokenizer's template
     text: str = ""  # the format string of a plain-text template
     instruction: str = ""  # appended to the user turn of a conversational template
@@ -89,6 +89,15 @@ def get_template(name: str) -> Template:
         return TEMPLATES[name]
     except KeyError:
         raise ConfigError(f"unknown template {name!r}: choose one of {', '.join(TEMPLATES)}") from None
+
+
+def answer_region(template: str, override: str | None = None) -> str:
+    """Where a run reads the final answer: `override` (a config's `answer_region`) when set, else the template's.
+
+    >>> answer_region("qwen_math_boxed"), answer_region("qwen_math_boxed", "answer_tag")
+    ('boxed', 'answer_tag')
+    """
+    return override or get_template(template).answer_region
 
 
 def render(name: str, problem: str, system_prompt: str | None = None) -> str | list[dict[str, str]]:

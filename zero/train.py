@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from zero import templates
 from zero.run import cli, lifecycle, preflight
 from zero.config import ZeroConfig, shipped_recipes
 from zero.run.output_dir import Plan, check_rollout_logging, finish, plan_output_dir, prepare, save_final
@@ -31,13 +32,12 @@ def main(cfg: ZeroConfig, args, stops: lifecycle.Stops | None = None) -> int:
 
     from zero import models
     from zero.run import launch
-    from zero.templates import get_template
 
     # Every check below reads only; the first write to output_dir is its lock.
     launch.check(args)
     preflight.check_environment(args)  # GRPOConfig is TRL's: its packages are checked here, not when it is built
     check_rollout_logging(args)
-    answer_region = cfg.answer_region or get_template(cfg.template).answer_region
+    answer_region = templates.answer_region(cfg.template, cfg.answer_region)
     eval_cfg = eval_config(cfg, args, answer_region) if cfg.eval.every else None
     plan = plan_output_dir(Path(args.output_dir), cfg.resume, args.max_steps)
     tokenizer = models.load_tokenizer(cfg)

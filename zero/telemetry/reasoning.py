@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from rewards import extract
+
 # Reflection vocabulary: the words of the R1 paper's aha example ("wait", "re-evaluate") plus keywords of the kind
 # the R1-Zero reproductions count as self-reflection (cf. SimpleRL-Zoo, Zeng et al. 2025; "Understanding
 # R1-Zero-Like Training", Liu et al. 2025); the config's `reflection_lexicon` replaces it. Matching rules (see `reflection_pattern`): whole words, case-insensitive, any run of
@@ -52,7 +54,6 @@ DEFAULT_REFLECTION_LEXICON: tuple[str, ...] = (
     "aha",
 )
 
-ANSWER_REGIONS = ("answer_tag", "boxed")
 CONTEXT_BEFORE, CONTEXT_AFTER = 120, 300  # characters of text kept around a self-correction
 
 
@@ -138,8 +139,7 @@ def answer_start(text: str, answer_region: str) -> int:
     >>> answer_start("so \\\\boxed{4}", "boxed")
     3
     """
-    if answer_region not in ANSWER_REGIONS:
-        raise ValueError(f"unknown answer_region {answer_region!r}: choose one of {', '.join(ANSWER_REGIONS)}")
+    extract.check_region(answer_region)
     marker = "<answer>" if answer_region == "answer_tag" else "\\boxed"
     for tag in ("</think>", marker):
         i = text.rfind(tag)
@@ -260,8 +260,7 @@ def annotate(
     lengths = {"is_correct": len(is_correct), "format_ok": len(format_ok), "completion_tokens": len(completion_tokens)}
     if any(length != n for length in lengths.values()):
         raise ValueError(f"annotate: {n} completions but column lengths {lengths}; pass one value per completion")
-    if extract_answer is None:
-        from rewards import extract_answer
+    extract_answer = extract_answer or extract.extract_answer
     columns: dict[str, list[Any]] = {
         "is_correct": [None if c is None else bool(c) for c in is_correct],
         "format_ok": [bool(f) for f in format_ok],
