@@ -5,13 +5,15 @@ runs through it; reads only the files, never the trainer.
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from zero import templates
+from zero.args import PromptArgs
+from zero.data import prompt_id
 from zero.telemetry import reasoning
 
 COMPLETIONS_GLOB = "completions/completions_*.parquet"
@@ -32,12 +34,8 @@ def load_config(run_dir: str | Path) -> dict[str, Any]:
 
 
 def answer_region(config: dict[str, Any]) -> str:
-    """The run's answer region: its `answer_region`, else its template's."""
-    if config.get("answer_region"):
-        return str(config["answer_region"])
-    from zero.templates import get_template
-
-    return get_template(config.get("template") or "r1_zero").answer_region
+    """The answer region a run's resolved config (`load_config`) names: its `answer_region`, else its template's."""
+    return templates.answer_region(config.get("template") or PromptArgs.template, config.get("answer_region"))
 
 
 def prompt_text(prompt: Any) -> str:
@@ -91,7 +89,7 @@ def load_rollouts(run_dir: str | Path) -> pd.DataFrame:
         df = df[df["step"] == first_step].reset_index(drop=True)
     df["prompt_text"] = [prompt_text(p) for p in df["prompt"]]
     if "prompt_id" not in df:
-        df["prompt_id"] = [hashlib.sha1(p.encode()).hexdigest()[:8] for p in df["prompt_text"]]
+        df["prompt_id"] = [prompt_id(p) for p in df["prompt_text"]]
     df["prompt_id"] = df["prompt_id"].astype(str)
     if "is_correct" not in df and "reward_accuracy" in df:
         df["is_correct"] = [None if pd.isna(r) else bool(r == 1.0) for r in df["reward_accuracy"]]
