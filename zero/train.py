@@ -163,8 +163,9 @@ def add_callbacks(trainer, cfg: ZeroConfig, args, output_dir: Path, stops: lifec
       first), and the `train/collapse` it adds to the `logs` dict reaches the reporters because they run after it.
     - `StopCallback` is appended: its `on_step_end` sets `should_save` and `should_training_stop`, which the
       trainer reads after every callback's `on_step_end`, and `should_log` where DefaultFlowCallback decided to
-      save or stop (a no-op here, where every step logs), so it must come after DefaultFlowCallback. Its `on_train_begin` installs zero's signal handlers again, over the SIGTERM
-      handler that transformers' JIT checkpointing (`enable_jit_checkpoint`) installs when the Trainer is built.
+      save or stop (a no-op here, where every step logs), so it must come after DefaultFlowCallback. Its
+      `on_train_begin` installs zero's signal handlers again, over the SIGTERM handler that transformers' JIT
+      checkpointing (`enable_jit_checkpoint`) installs when the Trainer is built.
     - `ReasoningTablesCallback` (W&B) and `EvalCallback` are appended: they call `wandb.log` themselves against
       `train/global_step`, so they depend on no reporter; the tables read the rollout files, which TRL writes
       after `on_log` (zero/telemetry/tables.py).
