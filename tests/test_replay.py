@@ -93,6 +93,23 @@ def test_missing_optional_columns_are_derived(tmp_path):
     assert all(p.stat().st_size > 0 for p in paths)
 
 
+def test_a_file_without_a_step_in_its_name_is_left_out_by_every_reader(tmp_path, capsys):
+    """One rule (zero.telemetry.rollout_files): replay names and skips it, a restart neither reads nor deletes it."""
+    from zero.run.output_dir import Plan, prepare
+    from zero.telemetry.rollout_files import file_step, rollout_files
+
+    run_dir = write_synthetic_run(tmp_path / "run")
+    expected = replay.load_rollouts(run_dir)
+    stray = run_dir / "completions" / "completions_best.parquet"
+    stray.write_bytes((run_dir / "completions" / "completions_00003.parquet").read_bytes())
+    assert file_step(stray) is None and [s for s, _ in rollout_files(run_dir)] == list(range(1, 9))
+    capsys.readouterr()
+    pd.testing.assert_frame_equal(replay.load_rollouts(run_dir), expected)
+    assert "completions_best.parquet" in capsys.readouterr().err
+    prepare(Plan(run_dir, resume_step=4))  # a restart from step 4: the rollouts of steps 5..8 go, the stray stays
+    assert [s for s, _ in rollout_files(run_dir)] == [1, 2, 3, 4] and stray.exists()
+
+
 def test_load_rollouts_error_names_the_fix(tmp_path):
     with pytest.raises(FileNotFoundError, match="log_completions"):
         replay.load_rollouts(tmp_path)

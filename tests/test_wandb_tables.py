@@ -15,7 +15,7 @@ import wandb
 from helpers import AHA_STEP, write_synthetic_run  # tests/ is on sys.path (pytest's default import mode)
 from transformers import TrainerState
 
-from zero.telemetry.tables import AHA_KEY, TABLE_KEY, ReasoningTablesCallback, file_step
+from zero.telemetry.tables import AHA_KEY, TABLE_KEY, ReasoningTablesCallback
 
 
 @pytest.fixture
@@ -94,8 +94,15 @@ def test_resume_skips_files_of_the_earlier_process(tmp_path, offline_run):
     assert callback.published == [7, 8]
 
 
-def test_bad_arguments_and_file_names():
+def test_bad_arguments():
     with pytest.raises(ValueError, match=">= 1"):
         ReasoningTablesCallback(table_every_n_steps=0)
-    with pytest.raises(ValueError, match="completions_<step>"):
-        file_step(Path("completions/completions_latest.parquet"))
+
+
+def test_a_file_trl_did_not_name_is_left_out_not_fatal(tmp_path, offline_run):
+    """The callback runs inside training: a stray file in completions/ must not stop the run (rollout_files)."""
+    run_dir = write_synthetic_run(tmp_path / "run")
+    (run_dir / "completions" / "completions_latest.parquet").write_bytes(b"not parquet")
+    callback = ReasoningTablesCallback()
+    callback.on_train_end(SimpleNamespace(output_dir=str(run_dir)), _state(8), None)
+    assert callback.published == list(range(1, 9))

@@ -32,6 +32,7 @@ from pathlib import Path
 import yaml
 
 from zero.config import ConfigError, resolved, write_resolved
+from zero.telemetry.rollout_files import rollout_files
 
 CONFIG_FILE = "zero_config.yaml"
 FINAL_STATE = "trainer_state.json"  # Trainer.save_state's file, in output_dir itself: see `save_final`
@@ -177,7 +178,7 @@ def prepare(plan: Plan, prog: str = "zero") -> None:
     for path, problem in plan.broken.items():
         shutil.rmtree(path)  # nothing in it can be used, and on a full disk its space is needed
         print(f"{prog}: {path.name} does not load ({problem}): deleted")
-    stale = [f for f in (out / "completions").glob("completions_*.parquet") if _file_step(f) > plan.resume_step]
+    stale = [path for step, path in rollout_files(out) if step > plan.resume_step]
     for f in stale:
         f.unlink()
     if plan.checkpoint is not None:
@@ -191,11 +192,6 @@ def prepare(plan: Plan, prog: str = "zero") -> None:
         print(f"{prog}: no checkpoint to resume from in {out}: starting over"
               + (f", reusing {' and '.join(kept)}" if kept else "")
               + (f" ({len(stale)} stale rollout files cleared)" if stale else ""))
-
-
-def _file_step(path: Path) -> int:
-    tail = path.stem.removeprefix("completions_")
-    return int(tail) if tail.isdigit() else 0
 
 
 def finish(plan: Plan, prog: str = "zero", then: str = "python -m zero.replay {out} to look at it") -> None:

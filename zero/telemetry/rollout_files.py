@@ -1,22 +1,48 @@
-"""The rollout files as one table: `load_rollouts(run_dir)` reads `completions/completions_*.parquet` (TRL's files,
-with zero's columns) and derives what older files lack. Below zero.replay and zero.emergence, which both read
-runs through it; reads only the files, never the trainer.
+"""The rollout files: the one place that names, finds and reads them. `load_rollouts(run_dir)` reads them as one
+table (TRL's files, with zero's columns) and derives what files written without zero's columns lack. Below
+zero.replay and zero.emergence, which both read runs through it; reads only the files, never the trainer.
+
+TRL 1.16 writes `completions/completions_{step:05d}.parquet` (`GRPOTrainer._log_completions`). A file in that
+folder whose name carries no step (`completions_best.parquet`, a copy) is not one of TRL's, and every command
+treats it the same way: `rollout_files` leaves it out, so it is never read, deleted on resume (zero.run.output_dir)
+or published to W&B (zero.telemetry.tables); `load_rollouts` names what it left out. Skipping, not raising,
+because the W&B tables run inside training: a user's stray file must not stop a run.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from zero import templates
 from zero.args import PromptArgs
 from zero.data import prompt_id
 from zero.telemetry import reasoning
 
-COMPLETIONS_GLOB = "completions/completions_*.parquet"
+if TYPE_CHECKING:
+    import pandas as pd
+
+ROLLOUT_DIR = "completions"
+COMPLETIONS_GLOB = f"{ROLLOUT_DIR}/completions_*.parquet"
+_NAME = re.compile(r"completions_(\d+)\.parquet")
+
+
+def file_step(path: str | Path) -> int | None:
+    """The optimizer step a rollout file holds, from its name; None for a name TRL does not write.
+
+    >>> file_step("completions/completions_00042.parquet"), file_step("completions/completions_best.parquet")
+    (42, None)
+    """
+    found = _NAME.fullmatch(Path(path).name)
+    return int(found.group(1)) if found else None
+
+
+def rollout_files(run_dir: str | Path) -> list[tuple[int, Path]]:
+    """The run's rollout files as (step, path), by step; files without a step in their name left out."""
+    steps = ((file_step(path), path) for path in Path(run_dir).glob(COMPLETIONS_GLOB))
+    return sorted((step, path) for step, path in steps if step is not None)
 
 
 def load_config(run_dir: str | Path) -> dict[str, Any]:
@@ -59,15 +85,21 @@ def load_rollouts(run_dir: str | Path) -> pd.DataFrame:
     missing optional ones are derived where the files allow it (`is_correct` from `reward_accuracy == 1`,
     reflection counts from the completion text with the run's lexicon, `prompt_id` from the prompt text).
     """
+    import pandas as pd
+
     run_dir = Path(run_dir)
-    files = sorted(run_dir.glob(COMPLETIONS_GLOB))
+    files = rollout_files(run_dir)
+    strays = sorted(set(run_dir.glob(COMPLETIONS_GLOB)) - {path for _, path in files})
+    if strays:
+        print(f"zero.replay: warning: {len(strays)} file(s) in {run_dir / ROLLOUT_DIR} not named "
+              f"completions_<step>.parquet left out: {', '.join(p.name for p in strays[:5])}", file=sys.stderr)
     if not files:
         raise FileNotFoundError(
             f"no rollout files {run_dir / COMPLETIONS_GLOB}: is {run_dir} a run's output_dir, and did it log "
             "completions (log_completions: true)?"
         )
     frames = []
-    for path in files:
+    for step, path in files:
         try:
             frame = pd.read_parquet(path)
         except (OSError, ValueError) as e:  # a truncated or garbled file (pyarrow's ArrowInvalid is a ValueError)
@@ -75,14 +107,14 @@ def load_rollouts(run_dir: str | Path) -> pd.DataFrame:
                   file=sys.stderr)
             continue
         if "step" not in frame:
-            frame["step"] = int(path.stem.rsplit("_", 1)[-1])
+            frame["step"] = step
         frames.append(frame)
     if not frames:
-        raise ValueError(f"none of the {len(files)} rollout files in {run_dir / 'completions'} can be read")
+        raise ValueError(f"none of the {len(files)} rollout files in {run_dir / ROLLOUT_DIR} can be read")
     df = pd.concat(frames, ignore_index=True)
     for column in ("completion", "prompt"):
         if column not in df:
-            raise ValueError(f"{files[0]} has no {column!r} column: not a rollout file written by TRL")
+            raise ValueError(f"{files[0][1]} has no {column!r} column: not a rollout file written by TRL")
     df["step"] = df["step"].astype(int)
     if "rollout_step" in df:
         first_step = df.groupby("rollout_step")["step"].transform("min")

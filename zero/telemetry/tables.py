@@ -1,6 +1,6 @@
 """W&B views of the rollouts: a completions table with reflection words highlighted, and length histograms.
 
-`ReasoningTablesCallback` reads the rollout files from disk (`completions/completions_*.parquet`), not the
+`ReasoningTablesCallback` reads the rollout files from disk (`zero.telemetry.rollout_files`), not the
 trainer, so W&B shows exactly what the files hold and works the same offline (`WANDB_MODE=offline`: the table
 and histograms land in the offline run directory, to be synced later).
 
@@ -18,6 +18,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from zero.telemetry import reasoning
+from zero.telemetry.rollout_files import rollout_files
 
 TABLE_KEY = "reasoning/completions"
 AHA_KEY = "reasoning/first_aha"  # a table, and `reasoning/first_aha_html`: its context with <mark>ed words
@@ -26,18 +27,6 @@ HISTOGRAM_KEYS = {
     True: "reasoning/length_hist_correct",
     False: "reasoning/length_hist_incorrect",
 }
-
-
-def file_step(path: Path) -> int:
-    """The optimizer step a rollout file belongs to, from its name.
-
-    >>> file_step(Path("completions/completions_00042.parquet"))
-    42
-    """
-    try:
-        return int(path.stem.rsplit("_", 1)[1])
-    except (IndexError, ValueError):
-        raise ValueError(f"{path}: rollout files are named completions_<step>.parquet") from None
 
 
 def table_rows(rows: list[dict[str, Any]], lexicon: Any = None, max_rows: int = 64) -> tuple[list[str], list[list]]:
@@ -119,7 +108,7 @@ class ReasoningTablesCallback(TrainerCallback):
 
         if wandb.run is None:
             return []
-        files = sorted((file_step(p), p) for p in (output_dir / "completions").glob("completions_*.parquet"))
+        files = rollout_files(output_dir)
         ready = [(s, p) for s, p in files if s > self._last_step and (newest_complete is None or s <= newest_complete)]
         for step, path in ready:
             self._publish_file(step, path)
