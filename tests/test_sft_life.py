@@ -224,3 +224,27 @@ def test_a_loss_gone_non_finite_stops_the_run_before_its_weights_are_saved(tmp_p
     last = f"checkpoint-{step - 1}" if saves == "save_steps=1" else "none yet"
     assert f"this step was not saved. Last checkpoint: {last}" in error, error
     assert not (out / f"checkpoint-{step}").exists() and not (out / "model.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_two_processes_train_one_run_and_the_rerun_finds_it_finished(tmp_path, traces):
+    """`accelerate launch` on CPUs (DDP over gloo, the README's launch): the main process alone holds the lock and
+    writes zero's files, every step is logged once, and the same command again trains nothing."""
+    import socket
+
+    with socket.socket() as s:  # never accelerate's default port: other sessions may launch on this machine
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "student"
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port",
+               str(port), "-m", "zero.sft", *argv(out, traces, "max_steps=6", "use_cpu=true",
+                                                  "per_device_train_batch_size=2")]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    first = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=env, timeout=900)
+    assert first.returncode == 0, first.stderr[-4000:]
+    assert first.stdout.count("zero.sft: done") == 1 and first.stdout.count("zero.sft: training ") == 1
+    assert logged_steps(out) == list(range(1, 7)) and (out / "checkpoint-5").is_dir()
+    again = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=env, timeout=900)
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert again.stdout.count(f"zero.sft: {out} already finished at step 6 (checkpoint-6): nothing to train") == 1

@@ -180,19 +180,22 @@ def main(opts: SFTZeroConfig, args, stops: lifecycle.Stops | None = None) -> int
     plan = lifecycle.claim(plan, opts.resume, args.max_steps, PROG)  # one run per output_dir
     if plan.finished:
         if launch.is_main():
-            finish(plan, PROG, then=rl_command(output_dir, opts.template))
+            finish(plan, PROG, then="RL from it: " + rl_command(output_dir, opts.template))
         return 0
 
     open_run(plan, opts, args, report)  # from here on the run exists
     model_path = starting_model(opts.model_name_or_path, output_dir, args.seed)
     args.model_init_kwargs = {**models.model_init_kwargs(opts), **(args.model_init_kwargs or {})}
-    print(f"{PROG}: training {model_path} on {len(rows)} traces (template={opts.template})")
+    if launch.is_main():
+        print(f"{PROG}: training {model_path} on {len(rows)} traces (template={opts.template})")
     trainer = sft_trainer(model_path, rows, args, tokenizer, callbacks=[guards.StopCallback(stops)])
     trainer.callback_handler.callbacks.insert(0, guards.DivergenceGuard(output_dir))  # before the reporters
     stopped = lifecycle.train(trainer, plan.checkpoint, stops, PROG)
     if stopped is not None:
         return stopped
-    save_final(trainer, tokenizer)
+    save_final(trainer, tokenizer)  # every process: FSDP gathers the shards
+    if not launch.is_main():
+        return 0
     print(f"{PROG}: done; checkpoint in {output_dir}. RL from it: {rl_command(output_dir, opts.template)}")
     return 0
 
