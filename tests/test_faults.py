@@ -365,6 +365,18 @@ def test_wandb_that_hangs_errors_or_refuses_the_key_falls_back_to_offline(tmp_pa
     assert lines == [f"zero: W&B: {reason}: logging offline to {tmp_path / 'wandb'} (wandb sync uploads it later)"]
 
 
+
+def test_a_request_timing_out_reads_as_the_probe_s_deadline(monkeypatch):
+    """The request's socket timeout and the probe's join expire at the same moment; whichever wins, one verdict."""
+    from zero.telemetry import tracking
+
+    server = _Server("hang")
+    monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{server.port}")
+    try:
+        assert tracking._viewer("k" * 40, 1.0) == "the server did not answer within 1 s"
+    finally:
+        server.close()
+
 def test_a_failing_wandb_init_falls_back_to_offline(tmp_path, monkeypatch, capsys):
     import wandb
 

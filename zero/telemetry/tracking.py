@@ -61,6 +61,8 @@ def _viewer(key: str, timeout_s: float) -> str | None:
         return "the API key was refused" if e.code in (401, 403) else f"the server answered HTTP {e.code}"
     except (OSError, ValueError) as e:  # URLError, timeouts and resets are OSErrors; a non-JSON body is ValueError
         reason = getattr(e, "reason", e)
+        if isinstance(reason, TimeoutError):  # socket.timeout: the same verdict as `probe`'s join, which it can beat
+            return f"the server did not answer within {timeout_s:.0f} s"
         return f"the server is unreachable ({type(reason).__name__}: {str(reason)[:80]})"
     if not isinstance(payload, dict) or not (payload.get("data") or {}).get("viewer"):
         return "the API key was refused"
