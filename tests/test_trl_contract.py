@@ -5,9 +5,10 @@ upgrade that moves one of them fails here, by name, instead of training somethin
 objects (a real GRPOTrainer on a 1-layer model, built but never trained), not zero's code; where the behaviour is an
 order of calls inside the training loop, they read that order from the installed source:
 
-1. Callback order (zero/train.py `add_callbacks`): the Trainer calls `callback_handler.callbacks` in list order,
-   DefaultFlowCallback and the `report_to` reporters first, the callbacks it was given next, the progress bar last;
-   an instance inserted at 0 runs before all of them, and `remove_callback(ProgressCallback)` removes the bar.
+1. Callback order (zero/train.py `add_callbacks`; zero/sft.py puts DivergenceGuard first too): the Trainer calls
+   `callback_handler.callbacks` in list order, DefaultFlowCallback and the `report_to` reporters first, the
+   callbacks it was given next, the progress bar last; an instance inserted at 0 runs before all of them, and
+   `remove_callback(ProgressCallback)` removes the bar.
 2. Editing the `logs` dict (zero/run/guards.py `DivergenceGuard`): every `on_log` gets the same dict, so a key a
    callback adds (`train/collapse`) reaches the reporters after it, and an exception raised there ends the log
    before they run.
