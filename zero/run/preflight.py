@@ -6,7 +6,7 @@
 - problems whose answer (or problem text) is null or empty are skipped and counted (`drop_unanswerable`): a
   null answer would otherwise train against the gold string "None";
 - prompts longer than the context leaves room for (`context_limit` minus `max_completion_length`) are skipped
-  and counted (`drop_long_prompts`): TRL 1.16 no longer truncates prompts, so one 10 MB problem would allocate
+  and counted (`drop_long_prompts`): TRL 1.16 does not truncate prompts, so one 10 MB problem would allocate
   tens of GB in the middle of the run;
 - the packages the config asks for are importable (`check_environment`): vllm for use_vllm, wandb for
   report_to wandb.

@@ -42,11 +42,6 @@ def api_key() -> str | None:
     return auth[2] if auth else None
 
 
-def has_credentials() -> bool:
-    """True when wandb would find an API key (environment or ~/.netrc) without prompting."""
-    return api_key() is not None
-
-
 def _viewer(key: str, timeout_s: float) -> str | None:
     body = json.dumps({"query": "query Viewer { viewer { id } }"}).encode()
     auth = base64.b64encode(f"api:{key}".encode()).decode()

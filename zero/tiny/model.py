@@ -40,7 +40,7 @@ def _corpus(max_operand: int = 9) -> list[str]:
 
 # Whole words, whole numbers, tags and single punctuation marks are tokens; whitespace is not. A completion is
 # then a short sentence of meaningful tokens ("<think> 3 + 4 = 7 </think> <answer> 7 </answer>" is 10), which a
-# 0.4M-parameter model learns to write reliably; the byte-level BPE we tried first let it spell one space five ways.
+# 0.4M-parameter model learns to write reliably; a byte-level BPE lets it spell one space five ways.
 _SPLIT = r"</?think>|</?answer>|<\|[a-z_]+\|>|\\[a-z]+\{?|\d+|[^\w\s]"  # \boxed{ is one token
 
 
