@@ -36,6 +36,7 @@ from typing import Any
 from rewards import extract
 from rewards.grade import DEFAULT_TIMEOUT_S
 from zero.errors import ConfigError
+from zero.templates import get_template
 
 
 def help_field(text: str, **kw) -> Any:
@@ -167,8 +168,6 @@ class PromptArgs(Group):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.template is not None:
-            from zero.templates import get_template
-
             get_template(self.template)
 
 

@@ -16,7 +16,9 @@ from typing import Any
 
 from zero.args import DataArgs, ProblemArgs
 from zero.errors import ConfigError
+from zero.run.preflight import check_json_file, drop_unanswerable
 from zero.templates import render
+from zero.tiny.task import arithmetic_problems
 
 PROBLEM_FIELDS = ("problem", "question", "prompt", "input")
 # `answer` before `solution`: MATH-500 has both, and its `answer` is the bare gold.
@@ -71,8 +73,6 @@ def load_raw(source: DataArgs, seed: int, *, tiny_num_problems: int, tiny_max_op
 
     name = source.dataset_name
     if name == "builtin:arithmetic":
-        from zero.tiny.task import arithmetic_problems
-
         try:
             rows = arithmetic_problems(tiny_num_problems, tiny_max_operand, seed)
         except ValueError as e:
@@ -88,8 +88,6 @@ def load_raw(source: DataArgs, seed: int, *, tiny_num_problems: int, tiny_max_op
         if path.stat().st_size == 0:
             raise ConfigError(f"dataset file {name!r} is empty: point dataset_name at a file with problems")
         if fmt == "json":
-            from zero.run.preflight import check_json_file
-
             check_json_file(path)  # names the file and line; datasets' own error names neither
         try:
             return datasets.load_dataset(fmt, data_files=str(path), split="train")
@@ -164,8 +162,6 @@ def load_problems(source: ProblemArgs, seed: int, *, limit: int | None = None, l
     id_col = "prompt_id" if "prompt_id" in columns else next((c for c in ID_FIELDS if c in columns), None)
     if levels is not None:
         ds = keep_levels(ds, levels, source.dataset_name)
-    from zero.run.preflight import drop_unanswerable
-
     ds = drop_unanswerable(ds, problem_col, solution_col, source.dataset_name)  # a null answer would train against "None"
     if limit is not None:
         ds = ds.shuffle(seed=seed).select(range(min(limit, len(ds))))

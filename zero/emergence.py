@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from zero.telemetry import reasoning
+from zero.telemetry.rollout_files import load_rollouts
 
 EDGE_SHARE = 0.1  # first and last 10 % of the logged steps
 
@@ -139,8 +140,6 @@ def format_figures(runs: dict[str, Emergence]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from zero.telemetry.rollout_files import load_rollouts
-
     parser = argparse.ArgumentParser(prog="python -m zero.emergence", description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", help="a run's output_dir")
     parser.add_argument("--control", help="the output_dir of its random-reward control run")

@@ -35,14 +35,18 @@ from typing import Any
 
 import yaml
 
-from zero.run import cli
+from rewards import accuracy_reward, extract_answer, format_reward, pool
+from zero import passk
 from zero.args import (BenchmarkArgs, GenerationArgs, ModelArgs, PromptArgs, RewardArgs, RunArgs, TelemetryArgs,
                        reuse)
 from zero.args import help_field as _help
 from zero.benchmarks import Problem, benchmark_label, check_names, load_benchmark
 from zero.config import ConfigError, resolved, write_resolved
-from zero.sampling import Request, Sample, Sampling, make_generator, request_seed
+from zero.models import load_tokenizer
+from zero.run import cli
+from zero.sampling import Request, Sample, Sampling, make_generator, model_max_length, request_seed
 from zero.store import JsonlStore
+from zero.telemetry.reasoning import annotate
 from zero.templates import answer_region, get_template, render
 
 THINK_PREFIX = "<think>\n"
@@ -138,9 +142,6 @@ def read_samples(path: Path) -> list[dict]:
 
 def score(samples: list[Sample], items: dict[Any, tuple[Problem, int, str, str]], cfg: EvalConfig) -> list[dict]:
     """Sample rows for finished samples; the grading is `rewards`' (the training reward's) own."""
-    from rewards import accuracy_reward, extract_answer, format_reward
-    from zero.telemetry.reasoning import annotate
-
     region, prefix = answer_region(cfg.template, cfg.answer_region), think_prefix(cfg)
     problems = [items[s.key] for s in samples]
     texts = [prefix + s.text for s in samples]  # the completion as the model wrote it, after the forced prefix
@@ -170,15 +171,10 @@ def evaluate(cfg: EvalConfig, *, generator: Any = None, tokenizer: Any = None, o
     """
     from tqdm import tqdm
 
-    from zero import passk
-    from zero.sampling import model_max_length
-
     cfg = check(cfg)
     if generator is None:  # evaluate loads the model by its name
         check_weights(cfg)
     if tokenizer is None:
-        from zero.models import load_tokenizer
-
         tokenizer = load_tokenizer(cfg)
     problems = {benchmark_label(b): load_benchmark(b, cfg.limit) for b in cfg.benchmarks}
     check_output_dir(cfg)
@@ -250,16 +246,12 @@ def evaluate(cfg: EvalConfig, *, generator: Any = None, tokenizer: Any = None, o
 
 @cli.command("zero.eval", __doc__, lambda: (EvalConfig,))
 def main(cfg: EvalConfig) -> int:
-    from rewards import pool
-
     try:
         pool.configure(cfg.reward_workers)
         results = evaluate(cfg)
     finally:
         pool.shutdown()
-    from zero.passk import markdown_table
-
-    print(markdown_table(results["benchmarks"], cfg.n))
+    print(passk.markdown_table(results["benchmarks"], cfg.n))
     print(f"zero.eval: results in {results['config']['output_dir']}/results.json")
     return 0
 

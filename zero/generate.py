@@ -17,14 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zero.run import cli
+import rewards
+from zero import data, models
 from zero.args import (BenchmarkArgs, GenerationArgs, ModelArgs, ProblemArgs, PromptArgs, RewardArgs, RunArgs, TinyArgs,
                        _choice, _positive, reuse)
 from zero.args import help_field as _help
 from zero.config import ConfigError, write_resolved
+from zero.run import cli
 from zero.sampling import Request, Sampling, make_generator, request_seed
 from zero.store import JsonlStore
-from zero.templates import answer_region
+from zero.templates import answer_region, render
+from zero.traces import prompt_renderer
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -74,9 +77,6 @@ def load_problems(source: ProblemArgs, prompt: PromptArgs, tiny: TinyArgs, seed:
                   limit: int | None) -> list[Problem]:
     """The problems to sample (zero.data's problem set; the first `limit` after shuffling with `seed`), each with
     its prompt for the teacher."""
-    from zero import data
-    from zero.templates import render
-
     ds = data.load_problems(source, seed, limit=limit, tiny_num_problems=tiny.tiny_num_problems,
                             tiny_max_operand=tiny.tiny_max_operand)  # fmt: skip
     return [Problem(i, row["prompt_id"], row["problem"], row["solution"],
@@ -93,8 +93,6 @@ def verdicts(texts: list[str], truncated: list[bool], golds: list[str], region: 
     ...  require_format=True)]
     [True, False, False]
     """
-    import rewards
-
     accuracy = rewards.accuracy_reward(texts, golds, answer_region=region, timeout_s=timeout_s)
     fmt = rewards.format_reward(texts, answer_region=region)
     out = []
@@ -165,10 +163,6 @@ def read_log(log: JsonlStore, problems: list[Problem], teacher: str, resume: str
 
 @cli.command("zero.generate", __doc__, lambda: (GenerateConfig,))
 def main(cfg: GenerateConfig) -> int:
-    import rewards
-    from zero import models
-    from zero.traces import prompt_renderer
-
     region = answer_region(cfg.template, cfg.answer_region)
     tokenizer = models.load_tokenizer(cfg)
     to_text = prompt_renderer(None, tokenizer)

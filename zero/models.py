@@ -12,6 +12,7 @@ from typing import Any
 
 from zero.args import TINY, ModelArgs
 from zero.config import ConfigError
+from zero.tiny import model as tiny_model
 
 
 # Tokenizer classes that mean "tokenizer.json as it is". transformers 5 ignores them for model types it lists as
@@ -38,9 +39,7 @@ def load_tokenizer(model: ModelArgs):
     (`ModelArgs.check_model` already refused a name that cannot be one)."""
     name = model.model_name_or_path
     if name == TINY:
-        from zero.tiny.model import load_tokenizer as tiny_tokenizer
-
-        return tiny_tokenizer()
+        return tiny_model.load_tokenizer()
     try:
         tokenizer = tokenizer_from_pretrained(name)
     except (OSError, ValueError) as e:

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rewards.extract import normalize
+from zero.telemetry.reasoning import step_metrics
+
 
 def pass_at_k(n: int, c: int, k: int) -> float:
     """The unbiased estimate of P(at least one of k samples is correct) from n samples with c correct.
@@ -110,9 +113,6 @@ def benchmark_metrics(rows: Sequence[dict], n: int, ks: Sequence[int] | None = N
     >>> m["pass@1"], m["pass@2"], m["maj@2"], m["num_problems"]
     (0.25, 0.5, 0.5, 2)
     """
-    from rewards.extract import normalize
-    from zero.telemetry.reasoning import step_metrics
-
     ks = list(ks) if ks else default_ks(n)
     by_problem: dict[str, list[dict]] = {}
     for row in rows:

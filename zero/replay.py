@@ -17,14 +17,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from zero.telemetry import reasoning
-
 import matplotlib.pyplot as plt
+import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from zero import emergence
+from zero.telemetry import reasoning
 from zero.telemetry.rollout_files import (  # re-exported: the notebook and tests read them from zero.replay
     COMPLETIONS_GLOB,
     answer_region,
@@ -337,8 +336,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.run_dir}: {len(df)} completions over {len(summary)} logged steps\n")
     print(format_summary(summary))
     if {"is_correct", "completion_tokens", "reflection_count", "self_correction"} <= set(df.columns):
-        from zero import emergence
-
         print(f"\nfirst vs last {emergence.EDGE_SHARE:.0%} of steps (python -m zero.emergence {args.run_dir}):")
         print(emergence.format_figures({"run": emergence.measure(df)}))
     aha = first_aha(df)

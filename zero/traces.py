@@ -31,6 +31,7 @@ from typing import Any
 
 from zero.config import ConfigError
 from zero.store import read_lines
+from zero.templates import get_template, render
 
 # Fields zero.generate writes beside problem/prompt/response; zero.sft carries none of them into training.
 PROVENANCE = ("problem_id", "answer", "sample_index", "teacher", "template", "sampling", "verdict")
@@ -201,8 +202,6 @@ def prompt_renderer(template: str | None, tokenizer, system_prompt: str | None =
     Conversational prompts go through the tokenizer's chat template with `add_generation_prompt=True`, as
     TRL's GRPOTrainer renders them for rollouts, so SFT and RL see the same text.
     """
-    from zero.templates import get_template, render
-
     if template is not None:
         try:
             conversational = get_template(template).conversational

@@ -24,7 +24,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zero.config import help_text, parse
 from zero.errors import ConfigError
+from zero.run import environment
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -57,13 +59,9 @@ def command(
     def wrap(body: Callable[..., int]) -> Callable[..., int]:
         @functools.wraps(body)
         def main(argv: list[str] | None = None, **kw: Any) -> int:
-            from zero.run import environment
-
             if problem := environment.torchvision_problem():  # before TRL or transformers is imported
                 return error(prog, problem)
             argv = sys.argv[1:] if argv is None else list(argv)
-            from zero.config import help_text, parse
-
             if {"-h", "--help"} & set(argv):
                 print(doc + help_text(classes()))
                 return 0

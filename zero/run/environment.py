@@ -12,7 +12,6 @@ True
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 
 FIX = "pip uninstall -y torchvision torchaudio torchcodec"
@@ -25,11 +24,13 @@ def torchvision_problem() -> str | None:
     try:
         import torchvision  # noqa: F401  (transformers would import it next, and fail the same way)
     except (RuntimeError, ImportError, OSError) as e:
+        from importlib import metadata  # 130-250 ms to import on 2 busy cores: paid on this failure path only
+
         import torch
 
         try:
-            version = importlib.metadata.version("torchvision")
-        except importlib.metadata.PackageNotFoundError:
+            version = metadata.version("torchvision")
+        except metadata.PackageNotFoundError:
             version = "(unknown version)"
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         return (

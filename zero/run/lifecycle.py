@@ -28,6 +28,7 @@ import threading
 from pathlib import Path
 
 from zero.config import ConfigError
+from zero.run import launch
 from zero.run.output_dir import BROKEN_DIR, Plan, checkpoint_step, plan_output_dir
 
 LOCK_FILE = "zero.lock"
@@ -85,8 +86,6 @@ def claim(plan: Plan, resume: str, max_steps: int, prog: str = "zero") -> Plan:
     """Take the lock of the planned output_dir (`hold_run_dir`, main process only: it holds it for life) and plan
     again (`plan_output_dir`, same `resume` and `max_steps`), now that no other run can change the directory.
     Other processes keep the plan they read. zero.train's and zero.sft's one way to claim their output_dir."""
-    from zero.run import launch
-
     if not launch.is_main():
         return plan
     hold_run_dir(plan.output_dir, prog)
@@ -167,8 +166,6 @@ def train(trainer, checkpoint: str | None, stops: Stops, prog: str = "zero") -> 
         # The weights of global_step produced inf/nan logits while sampling: their checkpoint would fail the
         # same way on resume, so it is moved aside and the one before is named.
         bad = out / f"checkpoint-{step}"
-        from zero.run import launch
-
         if bad.is_dir() and launch.is_main():
             (out / BROKEN_DIR).mkdir(exist_ok=True)
             bad.rename(out / BROKEN_DIR / bad.name)

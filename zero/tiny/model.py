@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.resources
 from pathlib import Path
 
+from zero.templates import BOXED_INSTRUCTION, TEMPLATES, render
 from zero.tiny.task import arithmetic_problems
 from zero.tiny.traces import cold_start_traces
 
@@ -26,8 +27,6 @@ CHAT_TEMPLATE = (
 
 
 def _corpus(max_operand: int = 9) -> list[str]:
-    from zero.templates import BOXED_INSTRUCTION, TEMPLATES, render
-
     problems = arithmetic_problems(3000, max_operand, seed=0)
     lines = [TEMPLATES["r1_zero"].text, TEMPLATES["qwen_math_boxed"].text, BOXED_INSTRUCTION]
     lines += [render("r1_zero", p["problem"]) for p in problems[:50]]
