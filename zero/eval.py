@@ -166,7 +166,7 @@ def score(samples: list[Sample], items: dict[Any, tuple[Problem, int, str, str]]
 def evaluate(cfg: EvalConfig, *, generator: Any = None, tokenizer: Any = None, on_write: Any = None) -> dict:
     """Run (or resume) the evaluation `cfg` describes and write its files; return results.json's content.
 
-    `generator` (an `HFGenerator` or `VLLMGenerator`) and `tokenizer` default to the ones `cfg` names; the
+    `generator` (a `zero.sampling.HFGenerator` or `VLLMGenerator`) and `tokenizer` default to the ones `cfg` names; the
     training callback passes the live policy. `on_write(rows_written)` is called after each flush.
     """
     from tqdm import tqdm

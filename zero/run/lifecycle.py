@@ -1,4 +1,5 @@
 """A run's life as a process: one process per output_dir, a clean stop on SIGTERM/SIGINT, divergence caught.
+Its trainer callbacks (`StopCallback`, `DivergenceGuard`) live in zero.run.guards, which imports transformers.
 
 - `hold_run_dir`: an exclusive `flock` on `output_dir/zero.lock`, held until the process exits. A second zero
   process on the same directory exits 2 naming the holder's pid. The kernel drops the lock when its holder dies
@@ -9,8 +10,8 @@
   During training the first signal lets the current step finish, saves a checkpoint and ends training; a
   second one stops at once. Either way the exit code is 128 + the signal (143, 130) and one line says where
   the run resumes. Transformers' own `enable_jit_checkpoint` covers only SIGTERM, waits 3 s on a timer thread
-  and lets the caller print "done" for a stopped run; `StopCallback` replaces it.
-- `DivergenceGuard`: a non-finite loss or gradient norm ends the run (exit 1) before that step is
+  and lets the caller print "done" for a stopped run; `guards.StopCallback` replaces it.
+- `guards.DivergenceGuard`: a non-finite loss or gradient norm ends the run (exit 1) before that step is
   checkpointed; a collapse (policy entropy near 0 while the reward falls) is warned about in the log and W&B.
 - `guarded`: the entry point's wrapper that turns these outcomes, and a full or read-only disk, into one line
   and an exit code.
