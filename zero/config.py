@@ -1,6 +1,6 @@
 """One typed config: our knobs (`ZeroConfig`) beside TRL's `GRPOConfig`, filled from YAML and the command line.
 
-Our knobs come in argument groups (`ModelArgs`, `DataArgs`, `ProblemArgs`, `PromptArgs`, `RewardArgs`,
+Our knobs come in argument groups (`ModelArgs`, `LoraArgs`, `DataArgs`, `ProblemArgs`, `PromptArgs`, `RewardArgs`,
 `TelemetryArgs`, `LoggingArgs`, `RunArgs`, `GenerationArgs`, `TinyArgs`, `BenchmarkArgs`), as open-r1 hands TRL's parser
 `ScriptArguments` and `ModelConfig`: each command's config (`ZeroConfig` here, `SFTZeroConfig`, `GenerateConfig`,
 `EvalConfig`) is composed of the groups it needs, so a knob has one name, one default and one help text in every
@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 import rewards
-from zero.args import (LoggingArgs, ModelArgs, ProblemArgs, PromptArgs, RewardArgs, RunArgs, TelemetryArgs, TinyArgs,
-                       TrainingEvalArgs, _positive, help_field)
+from zero.args import (LoggingArgs, LoraArgs, ModelArgs, ProblemArgs, PromptArgs, RewardArgs, RunArgs, TelemetryArgs,
+                       TinyArgs, TrainingEvalArgs, _positive, help_field)
 from zero.tiny.traces import check_mix
 from zero.errors import ConfigError  # also zero.config.ConfigError, the name every command catches
 
@@ -48,7 +48,7 @@ _help = help_field  # help_field is zero.args'; `from zero.config import help_fi
 
 
 @dataclass
-class ZeroConfig(ModelArgs, ProblemArgs, PromptArgs, RewardArgs, TelemetryArgs, LoggingArgs, TinyArgs, RunArgs):
+class ZeroConfig(ModelArgs, LoraArgs, ProblemArgs, PromptArgs, RewardArgs, TelemetryArgs, LoggingArgs, TinyArgs, RunArgs):
     """zero.train's knobs: the groups above, and its own. Everything about the GRPO algorithm itself is TRL's
     `GRPOConfig`."""
 

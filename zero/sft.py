@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zero.args import DataArgs, ModelArgs, ProblemArgs, PromptArgs, RunArgs, reuse
+from zero.args import DataArgs, LoraArgs, ModelArgs, ProblemArgs, PromptArgs, RunArgs, reuse
 from zero.args import help_field as _help
 from zero.config import ConfigError
 from zero.run import cli, lifecycle
@@ -40,7 +40,7 @@ REPORT_FILE = "trace_report.json"
 
 
 @dataclass
-class SFTZeroConfig(ModelArgs, DataArgs, PromptArgs, RunArgs):
+class SFTZeroConfig(ModelArgs, LoraArgs, DataArgs, PromptArgs, RunArgs):
     """zero.sft's knobs: the groups above (the student is `model_name_or_path`, the traces `dataset_name`), and its
     own. Everything about the optimisation itself is TRL's `SFTConfig`."""
 
@@ -60,10 +60,14 @@ class SFTZeroConfig(ModelArgs, DataArgs, PromptArgs, RunArgs):
         super().__post_init__()
 
 
-def sft_trainer(model_path: str | Path, rows: list[dict[str, Any]], args, tokenizer, callbacks=None):
-    """TRL's SFTTrainer on `rows` ({prompt, completion}): the one place zero builds it."""
+def sft_trainer(model_path: str | Path, rows: list[dict[str, Any]], args, tokenizer, callbacks=None,
+                lora: LoraArgs | None = None):
+    """TRL's SFTTrainer on `rows` ({prompt, completion}): the one place zero builds it. With `lora.use_peft` it
+    trains LoRA adapters (zero.lora)."""
     import datasets
     from trl import SFTTrainer
+
+    from zero.lora import peft_config
 
     return SFTTrainer(
         model=str(model_path),
@@ -71,6 +75,7 @@ def sft_trainer(model_path: str | Path, rows: list[dict[str, Any]], args, tokeni
         train_dataset=datasets.Dataset.from_list(rows),
         processing_class=tokenizer,
         callbacks=callbacks,
+        peft_config=peft_config(lora) if lora is not None else None,
     )
 
 
@@ -164,12 +169,13 @@ def _classes() -> tuple[type, ...]:
 @lifecycle.guarded(PROG)  # SIGTERM/SIGINT, divergence and disk errors: one line and an exit code
 @cli.command(PROG, __doc__, _classes, usage="python -m zero.sft configs/sft/tiny_distill.yaml [key=value ...]")
 def main(opts: SFTZeroConfig, args, stops: lifecycle.Stops | None = None) -> int:
-    from zero import models
+    from zero import lora, models
     from zero.run import guards, launch
 
     # Every check below reads only; the first write to output_dir is its lock.
     launch.check(args)
     check_sft_args(args)
+    lora.check_targets(opts, opts)
     output_dir = Path(args.output_dir)
     plan = plan_output_dir(output_dir, opts.resume, args.max_steps, CONFIG_FILE)
     tokenizer = models.load_tokenizer(opts)
@@ -188,7 +194,7 @@ def main(opts: SFTZeroConfig, args, stops: lifecycle.Stops | None = None) -> int
     args.model_init_kwargs = {**models.model_init_kwargs(opts), **(args.model_init_kwargs or {})}
     if launch.is_main():
         print(f"{PROG}: training {model_path} on {len(rows)} traces (template={opts.template})")
-    trainer = sft_trainer(model_path, rows, args, tokenizer, callbacks=[guards.StopCallback(stops)])
+    trainer = sft_trainer(model_path, rows, args, tokenizer, callbacks=[guards.StopCallback(stops)], lora=opts)
     trainer.callback_handler.callbacks.insert(0, guards.DivergenceGuard(output_dir))  # before the reporters
     stopped = lifecycle.train(trainer, plan.checkpoint, stops, PROG)
     if stopped is not None:

@@ -30,13 +30,14 @@ def _classes() -> tuple[type, ...]:
 def main(cfg: ZeroConfig, args, stops: lifecycle.Stops | None = None) -> int:
     from trl import GRPOTrainer
 
-    from zero import models
+    from zero import lora, models
     from zero.run import launch
 
     # Every check below reads only; the first write to output_dir is its lock.
     launch.check(args)
     preflight.check_environment(args)  # GRPOConfig is TRL's: its packages are checked here, not when it is built
     check_rollout_logging(args)
+    lora.check_targets(cfg, cfg)  # adapters that would not train, or not sync exactly into vLLM
     answer_region = templates.answer_region(cfg.template, cfg.answer_region)
     eval_cfg = eval_config(cfg, args, answer_region) if cfg.eval.every else None
     plan = plan_output_dir(Path(args.output_dir), cfg.resume, args.max_steps)
@@ -56,6 +57,7 @@ def main(cfg: ZeroConfig, args, stops: lifecycle.Stops | None = None) -> int:
         reward_funcs=suite.reward_funcs,
         train_dataset=dataset,
         processing_class=tokenizer,
+        peft_config=lora.peft_config(cfg),  # None without use_peft
     )
     add_callbacks(trainer, cfg, args, output_dir, stops, eval_cfg)
     stopped = lifecycle.train(trainer, plan.checkpoint, stops)

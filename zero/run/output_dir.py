@@ -212,8 +212,13 @@ def save_final(trainer, tokenizer) -> None:
     """The final save, on every process (FSDP and DeepSpeed gather the shards): the model, then (main process) the
     tokenizer, then the trainer state, written last, so that a whole final save is what `plan_output_dir` reads
     as the run's end. Returns once every process is done, so no process loads a half-written model."""
+    from zero import lora
+
     out = trainer.args.output_dir
-    trainer.save_model(out)
+    if lora.is_peft(trainer.model):  # the adapter in out/adapter/, the merged model in out (zero.lora)
+        lora.save_adapter_and_merged(trainer)
+    else:
+        trainer.save_model(out)
     if trainer.args.should_save:
         tokenizer.save_pretrained(out)
     trainer.save_state()  # output_dir/trainer_state.json (the main process only)

@@ -85,6 +85,9 @@ def load_tokenizer():
     return _wrap(Tokenizer.from_file(str(ASSET)))
 
 
+TIE_WORD_EMBEDDINGS = True  # one matrix for embed_tokens and lm_head (zero.lora refuses adapters on either)
+
+
 def build_tiny_model(output_dir: str | Path, seed: int = 0) -> Path:
     """Save a randomly initialised tiny Qwen2 model and the tiny tokenizer to `output_dir`; return the path.
 
@@ -102,7 +105,7 @@ def build_tiny_model(output_dir: str | Path, seed: int = 0) -> Path:
         num_attention_heads=3,  # head_dim 64: the smallest vLLM's CPU attention accepts
         num_key_value_heads=3,
         max_position_embeddings=MAX_POSITIONS,
-        tie_word_embeddings=True,
+        tie_word_embeddings=TIE_WORD_EMBEDDINGS,
         bos_token_id=tokenizer.eos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
