@@ -88,8 +88,10 @@ def test_lora_run_saves_merged_model_and_adapter_and_resumes_exactly(tmp_path):
     from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM
 
+    # A 10-step cold start earns no accuracy reward; the seeded coin flip (rewards/spurious.py) gives every group
+    # advantages, so the adapter moves.
     small = ["cold_start_steps=10", "tiny_num_problems=40", "num_generations=4", "per_device_train_batch_size=8",
-             "save_steps=2", "report_to=none", "disable_tqdm=true"]  # fmt: skip
+             "save_steps=2", "report_to=none", "disable_tqdm=true", "reward_funcs=random,format"]  # fmt: skip
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     assert run_zero_train(str(TINY_LORA_RECIPE), f"output_dir={straight}", *small, "max_steps=4") == 0
     assert run_zero_train(str(TINY_LORA_RECIPE), f"output_dir={resumed}", *small, "max_steps=2") == 0
