@@ -215,7 +215,7 @@ def test_the_grading_deadline_reaches_a_reward_by_its_signature_not_its_name(mon
     suite = RewardSuite(["strict", "format"], None, "answer_tag", [0], timeout_s=0.5)
     suite.reward_funcs[0](["<answer> 1 </answer>"], solution=["1"])
     assert seen == [0.5]
-    assert suite._options(rewards.format_reward) == {}  # a reward without a deadline gets none
+    assert "timeout_s" not in suite._options(rewards.format_reward)  # a reward without a deadline gets none
 
 
 @pytest.mark.parametrize(

@@ -26,13 +26,15 @@ def test_answer_fields_of_common_sets_map_to_solution(raw, gold):
 
 
 @pytest.mark.parametrize(
-    "file, solution0",
-    [("benchmarks/gsm8k.jsonl", "18"), ("benchmarks/math500.jsonl", "\\left( 3, \\frac{\\pi}{2} \\right)"),
-     ("benchmarks/amc23.jsonl", "27"), ("train/gsm8k_train.jsonl", "18")],
+    "file, solution0, extra",
+    [("benchmarks/gsm8k.jsonl", "18", []),
+     ("benchmarks/math500.jsonl", "\\left( 3, \\frac{\\pi}{2} \\right)", ["level", "subject"]),
+     ("benchmarks/amc23.jsonl", "27", ["question", "url"]), ("train/gsm8k_train.jsonl", "18", [])],
 )
-def test_local_jsonl_files(file, solution0):
+def test_local_jsonl_files(file, solution0, extra):
     ds = training_set(cfg(dataset_name=str(DATA / file), template="qwen_math_boxed"), seed=0)
-    assert sorted(ds.column_names) == ["prompt", "prompt_id", "solution"]
+    # the set's own columns stay beside the three the trainer reads: TRL passes them to every reward
+    assert sorted(ds.column_names) == sorted(["prompt", "prompt_id", "solution", *extra])
     assert ds[0]["solution"] == solution0
     assert ds[0]["prompt"].startswith("<|im_start|>system")
 

@@ -26,8 +26,8 @@ PACKAGES = ("zero", "rewards")
 # module of zero/ is an adapter.
 GROUND_FLOOR = {"rewards", "zero.errors", "zero.args", "zero.config", "zero.templates", "zero.telemetry.reasoning",
                 "zero.passk", "zero.store", "zero.tiny", "zero.tiny.task", "zero.tiny.traces"}
-COMMANDS = {"zero.train", "zero.sft", "zero.eval", "zero.generate", "zero.replay", "zero.emergence",
-            "zero.tiny.analysis", "zero.tiny.__main__", "zero.eval_callback", "zero.tiny.cold_start"}
+COMMANDS = {"zero.train", "zero.sft", "zero.eval", "zero.generate", "zero.pass_rate", "zero.replay",
+            "zero.emergence", "zero.tiny.analysis", "zero.tiny.__main__", "zero.eval_callback", "zero.tiny.cold_start"}
 HEAVY = {"torch", "transformers", "trl", "datasets", "accelerate", "vllm", "wandb", "pandas", "matplotlib"}
 
 

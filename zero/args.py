@@ -13,6 +13,7 @@
     GenerationArgs  backend, batch_size, vllm_*                                 generate, eval
     TinyArgs        tiny_num_problems, tiny_max_operand (builtin:arithmetic)    train, generate
     BenchmarkArgs   benchmarks, limit, n, ks, think_prefix, temperature, ...    eval, train (its `eval` group)
+    CurriculumArgs  pass_rate_file, dataset_pass_rate, curriculum_*             train
 
 zero.train's own vLLM knobs are TRL's `GRPOConfig` fields, and `GenerationArgs` spells its vllm_* keys the same.
 Each group checks its own fields in `__post_init__` (raising ConfigError), so a command config fails when it is
@@ -360,3 +361,48 @@ class TrainingEvalArgs(BenchmarkArgs):
         if self.every < 0:
             raise ConfigError(f"eval.every must be >= 0 (0: never), got {self.every}")
         _positive(self, "batch_size")
+
+
+@dataclass
+class CurriculumArgs(Group):
+    """Which problems zero.train samples: an offline pass-rate band (open-r1's filter) and the online curriculum
+    (zero/curriculum.py) that sets aside problems whose recent groups all scored alike."""
+
+    pass_rate_file: str | None = _help(
+        "A .jsonl of pass rates per problem (prompt_id, pass_rate), written by python -m zero.pass_rate; "
+        "dataset_pass_rate keeps problems by it.",
+        default=None,
+    )
+    dataset_pass_rate: list[float] | None = _help(
+        "[lo, hi]: keep only problems whose pass rate in pass_rate_file is in lo..hi (open-r1: [0.1, 0.9]); "
+        "None: every problem.",
+        default=None,
+    )
+    curriculum_solved_groups: int = _help(
+        "Set a problem aside once its last N groups were all right (every completion correct); 0: never.", default=0
+    )
+    curriculum_failed_groups: int = _help(
+        "Set a problem aside once its last N groups were all wrong; 0: never.", default=0
+    )
+    curriculum_retire_steps: int = _help("Steps a problem stays set aside before it returns.", default=20)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if (self.pass_rate_file is None) != (self.dataset_pass_rate is None):
+            raise ConfigError("pass_rate_file and dataset_pass_rate go together: set both (a file from "
+                              "python -m zero.pass_rate and a band such as [0.1, 0.9]) or neither")
+        if self.dataset_pass_rate is not None:
+            band = self.dataset_pass_rate
+            if len(band) != 2 or not 0.0 <= band[0] <= band[1] <= 1.0:
+                raise ConfigError(f"dataset_pass_rate must be [lo, hi] with 0 <= lo <= hi <= 1, got {band}")
+            if not Path(self.pass_rate_file).is_file():
+                raise ConfigError(f"pass_rate_file {self.pass_rate_file!r} does not exist: write it with "
+                                  "python -m zero.pass_rate, or drop dataset_pass_rate")
+        for name in ("curriculum_solved_groups", "curriculum_failed_groups"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0 (0: off), got {getattr(self, name)}")
+        _positive(self, "curriculum_retire_steps")
+
+    @property
+    def curriculum_on(self) -> bool:
+        return bool(self.curriculum_solved_groups or self.curriculum_failed_groups)

@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 import rewards
-from zero.args import (LoggingArgs, LoraArgs, ModelArgs, ProblemArgs, PromptArgs, RewardArgs, RunArgs, TelemetryArgs,
-                       TinyArgs, TrainingEvalArgs, _positive, help_field)
+from zero.args import (CurriculumArgs, LoggingArgs, LoraArgs, ModelArgs, ProblemArgs, PromptArgs, RewardArgs, RunArgs,
+                       TelemetryArgs, TinyArgs, TrainingEvalArgs, _positive, help_field)
 from zero.tiny.traces import check_mix
 from zero.errors import ConfigError  # also zero.config.ConfigError, the name every command catches
 
@@ -48,7 +48,8 @@ _help = help_field  # help_field is zero.args'; `from zero.config import help_fi
 
 
 @dataclass
-class ZeroConfig(ModelArgs, LoraArgs, ProblemArgs, PromptArgs, RewardArgs, TelemetryArgs, LoggingArgs, TinyArgs, RunArgs):
+class ZeroConfig(ModelArgs, LoraArgs, ProblemArgs, PromptArgs, RewardArgs, TelemetryArgs, LoggingArgs, TinyArgs,
+                 RunArgs, CurriculumArgs):
     """zero.train's knobs: the groups above, and its own. Everything about the GRPO algorithm itself is TRL's
     `GRPOConfig`."""
 
@@ -59,8 +60,20 @@ class ZeroConfig(ModelArgs, LoraArgs, ProblemArgs, PromptArgs, RewardArgs, Telem
         default=None,
     )
     reward_funcs: list[str] = _help(
-        "Reward functions by name (rewards.REWARDS); weights are TRL's `reward_weights`, in the same order.",
+        "Reward functions: a name (accuracy, format, overlong, random: rewards.REWARDS), package.module:function or "
+        "path/to/file.py:function; weights are TRL's `reward_weights`, in the same order.",
         default_factory=lambda: ["accuracy", "format"],
+    )
+    reward_kwargs: dict[str, dict[str, Any]] = _help(
+        "Arguments per reward, keyed by its name (the function's name for module:function entries): bound to the "
+        "function, or passed to it once when it is a factory. overlong takes max_length and cache_length.",
+        default_factory=dict,
+    )
+    custom_reward_timeout_s: float | None = _help(
+        "Hard deadline in seconds for one batch of a user's reward (module:function or file.py:function), which "
+        "runs in a worker process that is killed past it (the batch then scores None, counted in "
+        "rewards/<name>/timeouts); None: run it in the training process, with no deadline.",
+        default=60.0,
     )
     eval: TrainingEvalArgs = _help(
         "Evaluation during training (zero.eval's benchmark settings): eval.every, eval.benchmarks, eval.n, ...",
@@ -83,9 +96,11 @@ class ZeroConfig(ModelArgs, LoraArgs, ProblemArgs, PromptArgs, RewardArgs, Telem
             check_mix(self.cold_start_mix)
         except ValueError as e:
             raise ConfigError(str(e)) from None
-        try:
-            rewards.get_rewards(self.reward_funcs)  # read when built: a reward registered before parsing counts
-        except ValueError as e:  # the registry's own message, which lists the valid names
+        if self.custom_reward_timeout_s is not None and not self.custom_reward_timeout_s > 0:
+            raise ConfigError(f"custom_reward_timeout_s must be > 0 seconds (or none), got {self.custom_reward_timeout_s}")
+        try:  # read when built (a reward registered before parsing counts); a user's module is imported now, so a
+            rewards.get_rewards(self.reward_funcs, self.reward_kwargs)  # bad entry exits 2 before anything is written
+        except ValueError as e:  # the loader's own message, which names the entry and the fix
             raise ConfigError(str(e)) from None
 
 

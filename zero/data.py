@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -149,10 +150,14 @@ def keep_levels(ds, levels: list[int], name: str):
 
 
 def load_problems(source: ProblemArgs, seed: int, *, limit: int | None = None, levels: list[int] | None = None,
-                  tiny_num_problems: int, tiny_max_operand: int):
-    """The problem set with `problem`, `solution` (the normalised gold) and `prompt_id` columns only, in a fixed
-    order: the dataset's, or shuffled with `seed` when `limit` cuts it; `levels` keeps MATH's difficulty levels.
-    zero.train renders its prompts from it (`load_prompts`), zero.generate its teacher's."""
+                  tiny_num_problems: int, tiny_max_operand: int, keep_columns: bool = False,
+                  pass_rates: tuple[str, list[float]] | None = None):
+    """The problem set with `problem`, `solution` (the normalised gold) and `prompt_id` columns, in a fixed
+    order: the dataset's, or shuffled with `seed` when `limit` cuts it; `levels` keeps MATH's difficulty levels;
+    `pass_rates` (a file of zero.pass_rate and a band [lo, hi]) keeps the problems whose pass rate is in the band.
+    With `keep_columns` the dataset's other columns stay too (a task's own, such as Countdown's `nums` and
+    `target`: TRL passes them to every reward). zero.train renders its prompts from it (`load_prompts`),
+    zero.generate its teacher's."""
     ds = load_raw(source, seed, tiny_num_problems=tiny_num_problems, tiny_max_operand=tiny_max_operand)
     if len(ds) == 0:
         raise ConfigError(f"dataset {source.dataset_name!r} is empty: point dataset_name at a file with problems")
@@ -174,12 +179,45 @@ def load_problems(source: ProblemArgs, seed: int, *, limit: int | None = None, l
             "prompt_id": str(row[id_col]) if id_col else prompt_id(problem),
         }
 
-    return ds.map(to_row, remove_columns=columns, desc="reading problems")
+    # The problem, gold and id columns are read into the three above; any other column stays when asked for.
+    dropped = [c for c in columns if not keep_columns or c in (problem_col, solution_col, id_col)]
+    ds = ds.map(to_row, remove_columns=dropped, desc="reading problems")
+    if pass_rates is not None:
+        ds = keep_pass_rates(ds, *pass_rates)
+    return ds
+
+
+def keep_pass_rates(ds, path: str, band: list[float]):
+    """The rows of `ds` whose prompt's pass rate in `path` (written by python -m zero.pass_rate) lies in `band`
+    ([lo, hi], inclusive: open-r1 keeps [0.1, 0.9]). A problem the file does not rate is dropped and counted; a
+    ConfigError when the file rates none of the problems or none is left."""
+    from zero.store import read_lines
+
+    rows, bad = read_lines(path)
+    if bad:
+        raise ConfigError(f"{path}:{bad[0][0]}: not JSON ({bad[0][1]}): write it with python -m zero.pass_rate")
+    rates: dict[str, float] = {}
+    for number, row in rows:
+        if not isinstance(row, dict) or "prompt_id" not in row or not isinstance(row.get("pass_rate"), (int, float)):
+            raise ConfigError(f"{path}:{number}: a row needs prompt_id and pass_rate (python -m zero.pass_rate)")
+        rates[str(row["prompt_id"])] = float(row["pass_rate"])
+    ids = ds["prompt_id"]
+    unrated = sum(i not in rates for i in ids)
+    if unrated == len(ids):
+        raise ConfigError(f"pass_rate_file {path} rates none of this dataset's problems: it was written for another "
+                          "dataset (or other dataset settings)")
+    lo, hi = band
+    keep = [i for i, pid in enumerate(ids) if pid in rates and lo <= rates[pid] <= hi]
+    if not keep:
+        raise ConfigError(f"no problem has a pass rate in [{lo}, {hi}] in {path}: widen dataset_pass_rate")
+    print(f"zero: dataset_pass_rate [{lo}, {hi}] keeps {len(keep)} of {len(ids)} problems ({unrated} not rated in "
+          f"{path})", file=sys.stderr)
+    return ds.select(keep)
 
 
 def load_prompts(source: ProblemArgs, seed: int, *, template: str, system_prompt: str | None = None, **problems: Any):
     """The training set: `load_problems` (its keyword arguments in `problems`) with each problem rendered by
-    `template` into `prompt`; columns `prompt`, `solution`, `prompt_id`."""
+    `template` into `prompt`; columns `prompt`, `solution`, `prompt_id` (and the task's own with keep_columns)."""
     ds = load_problems(source, seed, **problems)
     return ds.map(lambda row: {"prompt": render(template, row["problem"], system_prompt)}, remove_columns=["problem"],
                   desc="rendering prompts")  # fmt: skip

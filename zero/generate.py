@@ -161,21 +161,14 @@ def read_log(log: JsonlStore, problems: list[Problem], teacher: str, resume: str
     return samples
 
 
-@cli.command("zero.generate", __doc__, lambda: (GenerateConfig,))
-def main(cfg: GenerateConfig) -> int:
-    region = answer_region(cfg.template, cfg.answer_region)
-    tokenizer = models.load_tokenizer(cfg)
-    to_text = prompt_renderer(None, tokenizer)
-    problems = load_problems(cfg, cfg, cfg, cfg.seed, cfg.max_problems)
-    output = Path(cfg.output_file)
-    log = JsonlStore(output.with_name(output.name[: -len(".jsonl")] + ".samples.jsonl"), "zero.generate")
-    done = read_log(log, problems, cfg.model_name_or_path, cfg.resume)
-    rewards.pool.configure(cfg.reward_workers)
-
+def draw(cfg: GenerateConfig, problems: list[Problem], tokenizer: Any, log: JsonlStore, done: list[dict], region: str,
+         *, require_format: bool, generator: Any = None, desc: str = "zero.generate") -> int:
+    """Draw the `num_generations` samples of each problem still missing from `done` (the log read back), grade each
+    (`verdicts`), append them to `log` and to `done` as they finish; the number accepted over all of `done`.
+    `generator` is zero.sampling's engine (built from `cfg` when None). zero.generate and zero.pass_rate draw here."""
     from tqdm.auto import tqdm
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    write_resolved(output.with_name(output.name + ".config.yaml"), (cfg,))
+    to_text = prompt_renderer(None, tokenizer)
     have = {(s["problem_index"], s["sample_index"]) for s in done}
     requests = []
     prefills = {}
@@ -188,14 +181,14 @@ def main(cfg: GenerateConfig) -> int:
                 requests.append(Request((p.index, j), ids, request_seed(cfg.seed, p.problem_id, j)))
     sampling = Sampling(cfg.temperature, cfg.top_p, cfg.max_completion_length)
     total = len(problems) * cfg.num_generations
-    bar = tqdm(total=total, initial=total - len(requests), desc="zero.generate", unit="sample")
+    bar = tqdm(total=total, initial=total - len(requests), desc=desc, unit="sample")
     accepted = [sum(s["verdict"]["accepted"] for s in done)]
 
     def on_done(batch) -> None:
         golds = [problems[s.key[0]].answer for s in batch]
         texts = [prefills[s.key[0]] + s.text for s in batch]
         judged = verdicts(texts, [s.truncated for s in batch], golds, region, timeout_s=cfg.reward_timeout_s,
-                          require_format=cfg.require_format)  # fmt: skip
+                          require_format=require_format)  # fmt: skip
         entries = []
         for s, text, verdict in zip(batch, texts, judged):
             p = problems[s.key[0]]
@@ -209,15 +202,30 @@ def main(cfg: GenerateConfig) -> int:
         bar.set_postfix(accepted=f"{accepted[0]}/{bar.n}")
 
     if requests:
-        make_generator(cfg, cfg, tokenizer, cfg.seed).generate(requests, sampling, on_done)
+        (generator or make_generator(cfg, cfg, tokenizer, cfg.seed)).generate(requests, sampling, on_done)
     bar.close()
+    return accepted[0]
+
+
+@cli.command("zero.generate", __doc__, lambda: (GenerateConfig,))
+def main(cfg: GenerateConfig) -> int:
+    region = answer_region(cfg.template, cfg.answer_region)
+    tokenizer = models.load_tokenizer(cfg)
+    problems = load_problems(cfg, cfg, cfg, cfg.seed, cfg.max_problems)
+    output = Path(cfg.output_file)
+    log = JsonlStore(output.with_name(output.name[: -len(".jsonl")] + ".samples.jsonl"), "zero.generate")
+    done = read_log(log, problems, cfg.model_name_or_path, cfg.resume)
+    rewards.pool.configure(cfg.reward_workers)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    write_resolved(output.with_name(output.name + ".config.yaml"), (cfg,))
+    accepted = draw(cfg, problems, tokenizer, log, done, region, require_format=cfg.require_format)
 
     rows = select(problems, done, cfg.num_generations, cfg.max_kept_per_problem,
                   lambda problem, sample: trace_row(problem, sample, cfg))
     JsonlStore(output).rewrite(rows)
     solved = len({r["problem_id"] for r in rows})
     print(
-        f"zero.generate: {accepted[0]} of {len(done)} samples accepted ({accepted[0] / max(len(done), 1):.1%}); "
+        f"zero.generate: {accepted} of {len(done)} samples accepted ({accepted / max(len(done), 1):.1%}); "
         f"{len(rows)} rows from {solved} of {len(problems)} problems in {output} (samples: {log.path})"
     )
     return 0

@@ -40,15 +40,19 @@ def _flags(series: pd.Series) -> list[bool | None]:
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per step: `reward`, `accuracy`, `format_rate`, `completions`, and the `reasoning/...` metrics of
-    `zero.telemetry.reasoning.step_metrics` (where the files hold the columns they need)."""
+    """One row per step: `reward`, each reward function's `reward_<name>`, `accuracy`, `format_rate`, `completions`,
+    and the `reasoning/...` metrics of `zero.telemetry.reasoning.step_metrics` (where the files hold the columns
+    they need)."""
     rows = []
     for step, group in df.groupby("step", sort=True):
         row: dict[str, Any] = {"step": int(step), "completions": len(group)}
+        rewards = [c for c in group if c.startswith("reward_")]
         if "reward" in group:
             row["reward"] = group["reward"].mean()
-        elif rewards := [c for c in group if c.startswith("reward_")]:
+        elif rewards:
             row["reward"] = group[rewards].sum(axis=1, min_count=1).mean()
+        for column in rewards:  # each reward function's own mean (built-in or the user's), NaN-scored ones skipped
+            row[column] = pd.to_numeric(group[column], errors="coerce").mean()
         if "is_correct" in group:
             graded = [c for c in _flags(group["is_correct"]) if c is not None]
             row["accuracy"] = sum(graded) / len(graded) if graded else math.nan
@@ -317,7 +321,8 @@ SUMMARY_COLUMNS = {
 
 def format_summary(summary: pd.DataFrame, max_rows: int = 25) -> str:
     """The summary as a text table, thinned to at most `max_rows` evenly spaced steps (the last always kept)."""
-    table = summary[[c for c in SUMMARY_COLUMNS if c in summary]].rename(columns=SUMMARY_COLUMNS)
+    labels = {**SUMMARY_COLUMNS, **{c: c for c in summary if c.startswith("reward_")}}
+    table = summary[[c for c in labels if c in summary]].rename(columns=labels)
     if len(table) > max_rows:
         stride = math.ceil(len(table) / (max_rows - 1))
         table = pd.concat([table.iloc[::stride], table.iloc[[-1]]])

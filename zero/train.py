@@ -28,9 +28,8 @@ def _classes() -> tuple[type, ...]:
 @lifecycle.guarded("zero.train")  # SIGTERM/SIGINT, divergence and disk errors: one line and an exit code
 @cli.command("zero.train", __doc__, _classes, default_config=DEFAULT_RECIPE)  # --help; a ConfigError exits 2
 def main(cfg: ZeroConfig, args, stops: lifecycle.Stops | None = None) -> int:
-    from trl import GRPOTrainer
-
     from zero import lora, models
+    from zero.curriculum import trainer_class
     from zero.run import launch
 
     # Every check below reads only; the first write to output_dir is its lock.
@@ -43,7 +42,8 @@ def main(cfg: ZeroConfig, args, stops: lifecycle.Stops | None = None) -> int:
     plan = plan_output_dir(Path(args.output_dir), cfg.resume, args.max_steps)
     tokenizer = models.load_tokenizer(cfg)
     dataset = fitting_prompts(cfg, args, tokenizer)
-    suite = reward_suite(cfg, args, answer_region, tokenizer)
+    curriculum = online_curriculum(cfg, dataset)  # None unless curriculum_solved/failed_groups are set
+    suite = reward_suite(cfg, args, answer_region, tokenizer, dataset.column_names, curriculum)
     plan = lifecycle.claim(plan, cfg.resume, args.max_steps)
     if plan.finished:
         if launch.is_main():
@@ -51,7 +51,9 @@ def main(cfg: ZeroConfig, args, stops: lifecycle.Stops | None = None) -> int:
         return 0
 
     output_dir = open_run(plan, cfg, args)  # from here on the run exists
-    trainer = GRPOTrainer(
+    if curriculum is not None and plan.checkpoint is not None:
+        curriculum.load(plan.checkpoint)  # retirements and the sampler's place, as the checkpoint left them
+    trainer = trainer_class(curriculum)(  # GRPOTrainer; its subclass with the curriculum's sampler when on
         model=policy(cfg, args, output_dir, resuming=plan.checkpoint is not None),
         args=args,
         reward_funcs=suite.reward_funcs,
@@ -59,7 +61,7 @@ def main(cfg: ZeroConfig, args, stops: lifecycle.Stops | None = None) -> int:
         processing_class=tokenizer,
         peft_config=lora.peft_config(cfg),  # None without use_peft
     )
-    add_callbacks(trainer, cfg, args, output_dir, stops, eval_cfg)
+    add_callbacks(trainer, cfg, args, output_dir, stops, eval_cfg, curriculum)
     stopped = lifecycle.train(trainer, plan.checkpoint, stops)
     if stopped is not None:
         return stopped
@@ -80,17 +82,31 @@ def fitting_prompts(cfg: ZeroConfig, args, tokenizer):
 
 
 def training_set(cfg: ZeroConfig, seed: int):
-    """zero.train's problems, rendered into prompts (zero.data): columns `prompt`, `solution`, `prompt_id`."""
+    """zero.train's problems, rendered into prompts (zero.data): columns `prompt`, `solution`, `prompt_id` and the
+    task's own (every reward receives them), inside `dataset_pass_rate` when it is set."""
     from zero import data
 
+    band = (cfg.pass_rate_file, cfg.dataset_pass_rate) if cfg.dataset_pass_rate is not None else None
     return data.load_prompts(cfg, seed, template=cfg.template, system_prompt=cfg.system_prompt,
                              limit=cfg.max_train_samples, levels=cfg.dataset_levels,
-                             tiny_num_problems=cfg.tiny_num_problems, tiny_max_operand=cfg.tiny_max_operand)  # fmt: skip
+                             tiny_num_problems=cfg.tiny_num_problems, tiny_max_operand=cfg.tiny_max_operand,
+                             keep_columns=True, pass_rates=band)  # fmt: skip
 
 
-def reward_suite(cfg: ZeroConfig, args, answer_region: str, tokenizer):
+def online_curriculum(cfg: ZeroConfig, dataset):
+    """The online pass-rate curriculum over `dataset`'s prompts (zero.curriculum), or None when it is off."""
+    if not cfg.curriculum_on:
+        return None
+    from zero.curriculum import Curriculum
+
+    return Curriculum(dataset["prompt_id"], cfg.curriculum_solved_groups, cfg.curriculum_failed_groups,
+                      cfg.curriculum_retire_steps)
+
+
+def reward_suite(cfg: ZeroConfig, args, answer_region: str, tokenizer, columns: list[str], curriculum):
     """The reward functions handed to GRPOTrainer and their telemetry (zero.telemetry.reward_suite), with the
-    math-verify pool sized (rewards.pool)."""
+    math-verify pool sized (rewards.pool). A reward may ask for any of the dataset's `columns`; `curriculum` is
+    told each step's groups."""
     import rewards
     from zero.telemetry.reward_suite import RewardSuite
 
@@ -102,6 +118,10 @@ def reward_suite(cfg: ZeroConfig, args, answer_region: str, tokenizer):
         cfg.reflection_lexicon,
         timeout_s=cfg.reward_timeout_s,
         seed=args.seed,
+        reward_kwargs=cfg.reward_kwargs,
+        custom_timeout_s=cfg.custom_reward_timeout_s,
+        columns=columns,
+        curriculum=curriculum,
     )
     rewards.pool.configure(cfg.reward_workers)
     return suite
@@ -155,7 +175,8 @@ def policy(cfg: ZeroConfig, args, output_dir: Path, resuming: bool) -> str:
     return model_path
 
 
-def add_callbacks(trainer, cfg: ZeroConfig, args, output_dir: Path, stops: lifecycle.Stops, eval_cfg) -> None:
+def add_callbacks(trainer, cfg: ZeroConfig, args, output_dir: Path, stops: lifecycle.Stops, eval_cfg,
+                  curriculum=None) -> None:
     """zero's callbacks, each where TRL 1.16's order needs it (tests/test_trl_contract.py asserts that order).
 
     The trainer calls its callbacks in list order; TRL's come first: DefaultFlowCallback, one reporter per
@@ -173,6 +194,8 @@ def add_callbacks(trainer, cfg: ZeroConfig, args, output_dir: Path, stops: lifec
       after `on_log` (zero/telemetry/tables.py).
     - `CompactProgressCallback` replaces ProgressCallback (last, as the one it replaces): the bar shows reward,
       accuracy and length instead of printing each step's ~50-key metrics dict.
+    - The curriculum's checkpoint callback is appended: its `on_save` writes into the checkpoint directory the
+      trainer has just written (zero/curriculum.py).
     """
     from zero.run import guards
 
@@ -187,6 +210,11 @@ def add_callbacks(trainer, cfg: ZeroConfig, args, output_dir: Path, stops: lifec
         from zero.eval_callback import EvalCallback
 
         trainer.add_callback(EvalCallback(eval_cfg, cfg.eval.every, output_dir))
+    if curriculum is not None:
+        from zero.curriculum import checkpoint_callback
+        from zero.run import launch
+
+        trainer.add_callback(checkpoint_callback(curriculum, output_dir, launch.is_main()))
     if not args.disable_tqdm:
         from transformers.trainer_callback import ProgressCallback
 

@@ -28,6 +28,7 @@ import sys
 import threading
 from pathlib import Path
 
+from rewards.loader import RewardError
 from zero.config import ConfigError
 from zero.run import launch
 from zero.run.output_dir import BROKEN_DIR, Plan, checkpoint_step, plan_output_dir
@@ -235,6 +236,9 @@ def guarded(prog: str):
             except Diverged as e:
                 print(f"{prog}: error: {e}", file=sys.stderr)
                 return EXIT_DIVERGED
+            except RewardError as e:  # a reward broke its contract: the line names it (rewards/loader.py)
+                print(f"{prog}: error: {e}", file=sys.stderr)
+                return 1
             except Exception as e:
                 line = _disk_error_in(e)
                 if line is None:
