@@ -93,7 +93,7 @@ def test_eval_and_lora_sft_on_the_real_model(smollm2, tmp_path):
     results = tmp_path / "eval"
     assert eval_main([f"model_name_or_path={smollm2}", "benchmarks=gsm8k", "limit=2", "n=1", "max_tokens=16",
                       "backend=hf", "template=chat", f"output_dir={results}"]) == 0  # fmt: skip
-    assert json.loads((results / "results.json").read_text())["benchmarks"]["gsm8k"]["n"] == 2
+    assert json.loads((results / "results.json").read_text())["benchmarks"]["gsm8k"]["num_problems"] == 2
 
     traces = tmp_path / "traces.jsonl"
     rows = [{"problem": f"What is {a} + {a}?", "response": f"<think> {a} + {a} = {2 * a} </think> <answer> {2 * a} </answer>"}
