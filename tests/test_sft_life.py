@@ -95,8 +95,9 @@ def test_a_whole_final_save_is_a_finished_run_without_any_checkpoint(tmp_path, c
     out = build_tiny_model(tmp_path / "student", seed=0)  # config, weights and tokenizer: a whole final save
     (out / sft.CONFIG_FILE).write_text("seed: 0\n")
     write_state(out, 8, 8)
-    plan = plan_output_dir(out, "auto", max_steps, sft.CONFIG_FILE)
+    plan = plan_output_dir(out, "auto", max_steps, sft.CONFIG_FILE, checkpoints=False)
     assert plan.finished is finished and plan.checkpoint is None
+    assert not plan_output_dir(out, "auto", max_steps, sft.CONFIG_FILE).finished  # checkpoints saved: one finishes
     if finished:
         assert plan.finished_step == 8
         return
@@ -105,7 +106,7 @@ def test_a_whole_final_save_is_a_finished_run_without_any_checkpoint(tmp_path, c
     assert "no checkpoint to resume from" in capsys.readouterr().out
     (out / "model.safetensors").write_bytes(b"")  # a final save cut short is no finished run either
     write_state(out, 8, 8)
-    assert not plan_output_dir(out, "auto", 8, sft.CONFIG_FILE).finished
+    assert not plan_output_dir(out, "auto", 8, sft.CONFIG_FILE, checkpoints=False).finished
 
 
 def test_a_resumed_sft_run_keeps_the_optimizer_keys_of_its_checkpoint_in_its_one_config_file(tmp_path, capsys):

@@ -177,7 +177,7 @@ def main(opts: SFTZeroConfig, args, stops: lifecycle.Stops | None = None) -> int
     check_sft_args(args)
     lora.check_targets(opts, opts)
     output_dir = Path(args.output_dir)
-    plan = plan_output_dir(output_dir, opts.resume, args.max_steps, CONFIG_FILE)
+    plan = plan_output_dir(output_dir, opts.resume, args.max_steps, CONFIG_FILE, args.save_strategy != "no")
     tokenizer = models.load_tokenizer(opts)
     fields = {"problem_field": opts.problem_field, "response_field": opts.response_field,
               "messages_field": opts.messages_field}  # fmt: skip

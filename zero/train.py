@@ -39,7 +39,7 @@ def main(cfg: ZeroConfig, args, stops: lifecycle.Stops | None = None) -> int:
     lora.check_targets(cfg, cfg)  # adapters that would not train, or not sync exactly into vLLM
     answer_region = templates.answer_region(cfg.template, cfg.answer_region)
     eval_cfg = eval_config(cfg, args, answer_region) if cfg.eval.every else None
-    plan = plan_output_dir(Path(args.output_dir), cfg.resume, args.max_steps)
+    plan = plan_output_dir(Path(args.output_dir), cfg.resume, args.max_steps, checkpoints=args.save_strategy != "no")
     tokenizer = models.load_tokenizer(cfg)
     dataset = fitting_prompts(cfg, args, tokenizer)
     curriculum = online_curriculum(cfg, dataset)  # None unless curriculum_solved/failed_groups are set

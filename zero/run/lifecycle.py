@@ -91,7 +91,7 @@ def claim(plan: Plan, resume: str, max_steps: int, prog: str = "zero") -> Plan:
     if not launch.is_main():
         return plan
     hold_run_dir(plan.output_dir, prog)
-    return plan_output_dir(plan.output_dir, resume, max_steps, plan.config_file)
+    return plan_output_dir(plan.output_dir, resume, max_steps, plan.config_file, plan.checkpoints)
 
 
 def release_run_dirs() -> None:

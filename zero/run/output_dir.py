@@ -107,6 +107,7 @@ class Plan:
     broken: dict[Path, str] = field(default_factory=dict)  # checkpoints that do not load, and why
     resume_step: int = 0
     config_file: str = CONFIG_FILE  # the command's own: a directory holding it is one of its runs
+    checkpoints: bool = True  # the run saves checkpoints (save_strategy is not "no")
 
     @property
     def finished(self) -> bool:
@@ -124,14 +125,16 @@ def check_rollout_logging(args) -> None:
         raise ConfigError(f"logging_steps={args.logging_steps} would lose rollouts: set logging_steps=1")
 
 
-def plan_output_dir(output_dir: Path, resume: str, max_steps: int, config_file: str = CONFIG_FILE) -> Plan:
+def plan_output_dir(output_dir: Path, resume: str, max_steps: int, config_file: str = CONFIG_FILE,
+                    checkpoints: bool = True) -> Plan:
     """Say what to do with a zero.train or zero.sft `output_dir` (`resume`: auto or never; `config_file`: the
-    command's own, zero.train's by default). A checkpoint or a final save at `max_steps` or beyond (with
-    `max_steps` <= 0: at the steps its epochs came to) is a finished run. Reads only.
+    command's own, zero.train's by default; `checkpoints`: whether the run saves any, i.e. save_strategy is not
+    "no"). A checkpoint that loads at `max_steps` or beyond (with `max_steps` <= 0: at the steps its epochs came to)
+    is a finished run. Without checkpoints, a whole final save there is one too. Reads only.
 
     Raises ConfigError when the directory holds something that must not be touched.
     """
-    plan = Plan(output_dir, config_file=config_file)
+    plan = Plan(output_dir, config_file=config_file, checkpoints=checkpoints)
     entries = [p for p in output_dir.iterdir() if p.name != "zero.lock"] if output_dir.is_dir() else []
     if not entries:
         return plan
@@ -154,8 +157,12 @@ def plan_output_dir(output_dir: Path, resume: str, max_steps: int, config_file: 
         )
     if plan.checkpoint is not None and (step := _reached(Path(plan.checkpoint), max_steps)) is not None:
         plan.finished_step = step
-    elif (step := _reached(output_dir, max_steps)) is not None and model_complete(output_dir):
-        plan.finished_step, plan.checkpoint = step, None  # a final save without a checkpoint (save_strategy=no)
+    elif not checkpoints and plan.checkpoint is None and not plan.broken \
+            and (step := _reached(output_dir, max_steps)) is not None and model_complete(output_dir):
+        plan.finished_step = step  # a final save is all a run with save_strategy=no leaves
+    # A run that saves checkpoints has one at max_steps (transformers' DefaultFlowCallback saves at the last step), so
+    # where that one is missing or broken the run resumes or starts over from what loads, whatever final save lies
+    # beside them.
     return plan
 
 
