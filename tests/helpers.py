@@ -25,10 +25,13 @@ TINY_CONTROL_RECIPE = REPO / "configs" / "tiny_random.yaml"
 
 
 def run_zero_train(*argv: str) -> int:
-    """`python -m zero.train ARGV` in this process, with the W&B environment it sets reset afterwards."""
+    """`python -m zero.train ARGV` in this process, with the environment it changes restored afterwards: W&B's
+    variables, and the RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT that TRL's vLLM colocate mode
+    sets (trl/generation/vllm_generation.py), which would make every later subprocess look like a distributed
+    launch to zero.run.launch and accelerate."""
     from zero.train import main
 
-    saved = {k: v for k, v in os.environ.items() if k.startswith("WANDB_")}
+    saved = dict(os.environ)
     try:
         return main(list(argv))
     finally:
@@ -37,8 +40,7 @@ def run_zero_train(*argv: str) -> int:
         if wandb.run is not None:
             wandb.finish()
         wandb.teardown()
-        for key in [k for k in os.environ if k.startswith("WANDB_")]:
-            del os.environ[key]
+        os.environ.clear()
         os.environ.update(saved)
 
 
