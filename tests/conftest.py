@@ -7,10 +7,22 @@ control (configs/tiny_random.yaml) from the same cold start.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from helpers import TINY_CONTROL_RECIPE, TINY_RECIPE, run_zero_train
+
+
+@pytest.fixture(autouse=True)
+def _restored_environ():
+    """Each test leaves os.environ as it found it. In-process runs change it (TRL's vLLM colocate mode sets RANK,
+    WORLD_SIZE, MASTER_ADDR and MASTER_PORT; accelerate and W&B set their own), and a later test's subprocess
+    would inherit that and look like part of a distributed launch."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture(autouse=True)
