@@ -13,6 +13,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import subprocess
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -138,3 +140,12 @@ def execute_notebook(run_dir: Path, monkeypatch) -> list[dict]:
     )
     client.execute()
     return [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+
+
+def wait_for(path: Path, proc: subprocess.Popen, limit_s: float = 300) -> None:
+    """Poll until `path` exists (the child reached that point); fail if the child exits first."""
+    deadline = time.monotonic() + limit_s
+    while not path.exists():
+        assert proc.poll() is None, f"the run ended before {path} appeared:\n{proc.stdout.read()[-3000:]}"
+        assert time.monotonic() < deadline, f"{path} did not appear in {limit_s} s"
+        time.sleep(0.05)

@@ -16,13 +16,12 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from helpers import REPO, TINY_RECIPE, run_zero_train
+from helpers import REPO, TINY_RECIPE, run_zero_train, wait_for
 
 SMALL = ["cold_start_steps=10", "tiny_num_problems=40", "num_generations=4", "per_device_train_batch_size=8",
          "save_steps=2", "report_to=none", "disable_tqdm=true"]
@@ -38,15 +37,6 @@ def spawn(out: Path, *extra: str) -> subprocess.Popen:
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"},
     )
-
-
-def wait_for(path: Path, proc: subprocess.Popen, limit_s: float = 300) -> None:
-    """Poll until `path` exists (the child reached that point); fail if the child exits first."""
-    deadline = time.monotonic() + limit_s
-    while not path.exists():
-        assert proc.poll() is None, f"the run ended before {path.name} appeared:\n{proc.stdout.read()[-3000:]}"
-        assert time.monotonic() < deadline, f"{path.name} did not appear in {limit_s} s"
-        time.sleep(0.05)
 
 
 def assert_rollouts_exactly_once(out: Path, max_steps: int) -> None:
@@ -363,7 +353,6 @@ def test_wandb_that_hangs_errors_or_refuses_the_key_falls_back_to_offline(tmp_pa
             os.environ.pop(key, None)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("zero: W&B:")]
     assert lines == [f"zero: W&B: {reason}: logging offline to {tmp_path / 'wandb'} (wandb sync uploads it later)"]
-
 
 
 def test_a_request_timing_out_reads_as_the_probe_s_deadline(monkeypatch):

@@ -15,12 +15,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from helpers import REPO
+from helpers import REPO, wait_for
 from zero import sft
 from zero.config import ConfigError
 from zero.run.output_dir import CONFIG_FILE, FINAL_STATE, plan_output_dir, prepare, write_config
@@ -49,15 +48,6 @@ def spawn(out: Path, traces: Path, *extra: str) -> subprocess.Popen:
         [sys.executable, "-m", "zero.sft", *argv(out, traces, *extra)], cwd=REPO, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
     )  # fmt: skip
-
-
-def wait_for(path: Path, proc: subprocess.Popen, limit_s: float = 300) -> None:
-    """Poll until `path` exists (the child reached that point); fail if the child exits first."""
-    deadline = time.monotonic() + limit_s
-    while not path.exists():
-        assert proc.poll() is None, f"the run ended before {path} appeared:\n{proc.stdout.read()[-3000:]}"
-        assert time.monotonic() < deadline, f"{path} did not appear in {limit_s} s"
-        time.sleep(0.05)
 
 
 def logged_steps(state_dir: Path) -> list[int]:
