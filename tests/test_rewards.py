@@ -279,10 +279,12 @@ def test_pool_shutdown_and_lazy_restart():
 
 
 def test_registry():
+    from rewards.overlong import soft_overlong_punishment
     from rewards.spurious import random_reward
 
-    assert REWARDS == {"accuracy": accuracy_reward, "format": format_reward, "random": random_reward}
-    with pytest.raises(ValueError, match="choose from accuracy, format, random"):
+    assert REWARDS == {"accuracy": accuracy_reward, "format": format_reward,
+                       "overlong": soft_overlong_punishment, "random": random_reward}
+    with pytest.raises(ValueError, match="choose from accuracy, format, overlong, random"):
         get_reward("length")
 
 
