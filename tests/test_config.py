@@ -115,6 +115,14 @@ def test_resolved_config_reproduces_the_run(tmp_path):
     assert "hub_token" not in resolved(first)  # secrets never reach the file
 
 
+def test_the_resume_rules_name_real_keys(tmp_path):
+    """A key in output_dir's resume lists that no config has would let a changed value pass unnamed."""
+    from zero.run.output_dir import FROM_CHECKPOINT, FROM_START
+
+    keys = resolved(parse([write(tmp_path, "bf16: false\nreport_to: none\n")], CLASSES))
+    assert set(FROM_CHECKPOINT + FROM_START) <= set(keys), set(FROM_CHECKPOINT + FROM_START) - set(keys)
+
+
 def test_every_shipped_recipe_parses():
     from pathlib import Path
 

@@ -32,9 +32,8 @@ from pathlib import Path
 import yaml
 
 from zero.config import ConfigError, resolved, write_resolved
-from zero.telemetry.rollout_files import rollout_files
+from zero.telemetry.rollout_files import CONFIG_FILE, rollout_files
 
-CONFIG_FILE = "zero_config.yaml"
 FINAL_STATE = "trainer_state.json"  # Trainer.save_state's file, in output_dir itself: see `save_final`
 BROKEN_DIR = "broken_checkpoints"
 STARTING_POINTS = ("base_model", "cold_start")
@@ -42,7 +41,7 @@ STARTING_POINTS = ("base_model", "cold_start")
 # Adam's betas and epsilon) come back from the checkpoint's optimizer state, whatever the config says.
 FROM_CHECKPOINT = ("learning_rate", "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "optim")
 # Shaped by the starting point, which a resumed run reuses as it is.
-FROM_START = ("model_name_or_path", "torch_dtype", "cold_start_steps", "cold_start_learning_rate",
+FROM_START = ("model_name_or_path", "cold_start_steps", "cold_start_learning_rate",
               "cold_start_mix")
 
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 ROLLOUT_DIR = "completions"
+CONFIG_FILE = "zero_config.yaml"  # zero.train's resolved config, written by zero.run.output_dir.write_config
 COMPLETIONS_GLOB = f"{ROLLOUT_DIR}/completions_*.parquet"
 _NAME = re.compile(r"completions_(\d+)\.parquet")
 
@@ -49,7 +50,7 @@ def load_config(run_dir: str | Path) -> dict[str, Any]:
     """The resolved config the run trained with (`zero_config.yaml`); `{}` when the run has none."""
     import yaml
 
-    path = Path(run_dir) / "zero_config.yaml"
+    path = Path(run_dir) / CONFIG_FILE
     if not path.exists():
         return {}
     with path.open() as f:
