@@ -60,8 +60,7 @@ class SFTZeroConfig(ModelArgs, LoraArgs, DataArgs, PromptArgs, RunArgs):
         super().__post_init__()
 
 
-def sft_trainer(model_path: str | Path, rows: list[dict[str, Any]], args, tokenizer, callbacks=None,
-                lora: LoraArgs | None = None):
+def sft_trainer(model_path: str | Path, rows: list[dict[str, Any]], args, tokenizer, lora: LoraArgs | None = None):
     """TRL's SFTTrainer on `rows` ({prompt, completion}): the one place zero builds it. With `lora.use_peft` it
     trains LoRA adapters (zero.lora)."""
     import datasets
@@ -74,7 +73,6 @@ def sft_trainer(model_path: str | Path, rows: list[dict[str, Any]], args, tokeni
         args=args,
         train_dataset=datasets.Dataset.from_list(rows),
         processing_class=tokenizer,
-        callbacks=callbacks,
         peft_config=peft_config(lora) if lora is not None else None,
     )
 
@@ -194,16 +192,11 @@ def main(opts: SFTZeroConfig, args, stops: lifecycle.Stops | None = None) -> int
     args.model_init_kwargs = {**models.model_init_kwargs(opts), **(args.model_init_kwargs or {})}
     if launch.is_main():
         print(f"{PROG}: training {model_path} on {len(rows)} traces (template={opts.template})")
-    trainer = sft_trainer(model_path, rows, args, tokenizer, callbacks=[guards.StopCallback(stops)], lora=opts)
-    trainer.callback_handler.callbacks.insert(0, guards.DivergenceGuard(output_dir))  # before the reporters
-    stopped = lifecycle.train(trainer, plan.checkpoint, stops, PROG)
-    if stopped is not None:
-        return stopped
-    save_final(trainer, tokenizer)  # every process: FSDP gathers the shards
-    if not launch.is_main():
-        return 0
-    print(f"{PROG}: done; checkpoint in {output_dir}. RL from it: {rl_command(output_dir, opts.template)}")
-    return 0
+    trainer = sft_trainer(model_path, rows, args, tokenizer, lora=opts)
+    guards.install(trainer, output_dir, stops)
+    return lifecycle.train_to_the_end(trainer, plan.checkpoint, stops, tokenizer, prog=PROG,
+                                      done=f"done; checkpoint in {output_dir}. RL from it: "
+                                           f"{rl_command(output_dir, opts.template)}")  # fmt: skip
 
 
 def open_run(plan, opts: SFTZeroConfig, args, report) -> None:

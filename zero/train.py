@@ -13,7 +13,7 @@ from pathlib import Path
 from zero import templates
 from zero.run import cli, lifecycle, preflight
 from zero.config import ZeroConfig, shipped_recipes
-from zero.run.output_dir import Plan, check_rollout_logging, finish, plan_output_dir, prepare, save_final
+from zero.run.output_dir import Plan, check_rollout_logging, finish, plan_output_dir, prepare
 from zero.run.output_dir import write_config
 
 DEFAULT_RECIPE = shipped_recipes() / "tiny.yaml"
@@ -62,14 +62,9 @@ def main(cfg: ZeroConfig, args, stops: lifecycle.Stops | None = None) -> int:
         peft_config=lora.peft_config(cfg),  # None without use_peft
     )
     add_callbacks(trainer, cfg, args, output_dir, stops, eval_cfg, curriculum)
-    stopped = lifecycle.train(trainer, plan.checkpoint, stops)
-    if stopped is not None:
-        return stopped
-    save_final(trainer, tokenizer)  # every process: FSDP gathers the shards
-    if not launch.is_main():
-        return 0
-    print(f"zero: done; model, rollouts and logs in {output_dir} (python -m zero.replay {output_dir})")
-    return 0
+    return lifecycle.train_to_the_end(trainer, plan.checkpoint, stops, tokenizer,
+                                      done=f"done; model, rollouts and logs in {output_dir} "
+                                           f"(python -m zero.replay {output_dir})")  # fmt: skip
 
 
 def fitting_prompts(cfg: ZeroConfig, args, tokenizer):
@@ -181,14 +176,7 @@ def add_callbacks(trainer, cfg: ZeroConfig, args, output_dir: Path, stops: lifec
 
     The trainer calls its callbacks in list order; TRL's come first: DefaultFlowCallback, one reporter per
     `report_to` (WandbCallback ...), then ProgressCallback.
-    - `DivergenceGuard` goes first, ahead of TRL's own: its `on_log` raises on a non-finite loss or grad norm
-      before any reporter logs that step and before the trainer saves its checkpoint (the trainer calls `on_log`
-      first), and the `train/collapse` it adds to the `logs` dict reaches the reporters because they run after it.
-    - `StopCallback` is appended: its `on_step_end` sets `should_save` and `should_training_stop`, which the
-      trainer reads after every callback's `on_step_end`, and `should_log` where DefaultFlowCallback decided to
-      save or stop (a no-op here, where every step logs), so it must come after DefaultFlowCallback. Its
-      `on_train_begin` installs zero's signal handlers again, over the SIGTERM handler that transformers' JIT
-      checkpointing (`enable_jit_checkpoint`) installs when the Trainer is built.
+    - The run's guards (`DivergenceGuard` first, `StopCallback` appended): zero.run.guards.install says why there.
     - `ReasoningTablesCallback` (W&B) and `EvalCallback` are appended: they call `wandb.log` themselves against
       `train/global_step`, so they depend on no reporter; the tables read the rollout files, which TRL writes
       after `on_log` (zero/telemetry/tables.py).
@@ -199,8 +187,7 @@ def add_callbacks(trainer, cfg: ZeroConfig, args, output_dir: Path, stops: lifec
     """
     from zero.run import guards
 
-    trainer.callback_handler.callbacks.insert(0, guards.DivergenceGuard(output_dir))
-    trainer.add_callback(guards.StopCallback(stops))
+    guards.install(trainer, output_dir, stops)
     if "wandb" in args.report_to:
         from zero.telemetry.tables import ReasoningTablesCallback
 
@@ -222,6 +209,7 @@ def add_callbacks(trainer, cfg: ZeroConfig, args, output_dir: Path, stops: lifec
 
         trainer.remove_callback(ProgressCallback)
         trainer.add_callback(CompactProgressCallback(every=10))
+
 
 def eval_config(cfg: ZeroConfig, args, answer_region: str):
     """The zero.eval config for evaluating the policy during training: the `eval` group's benchmark settings with

@@ -16,6 +16,23 @@ from transformers import TrainerCallback
 from zero.run.lifecycle import Diverged, Stops, last_checkpoint
 
 
+def install(trainer, output_dir: str | Path, stops: Stops) -> None:
+    """Add a run's two guards to `trainer` (GRPOTrainer or SFTTrainer), each where transformers' callback order needs
+    it (tests/test_trl_contract.py asserts that order). The trainer calls its callbacks in list order:
+    DefaultFlowCallback, one reporter per `report_to`, then ProgressCallback.
+    - `DivergenceGuard` goes first: its `on_log` raises on a non-finite loss or grad norm before any reporter logs
+      that step and before the trainer saves its checkpoint (the trainer calls `on_log` first), and the
+      `train/collapse` it adds to the `logs` dict reaches the reporters because they run after it.
+    - `StopCallback` is appended: its `on_step_end` sets `should_save` and `should_training_stop`, which the trainer
+      reads after every callback's `on_step_end`, and `should_log` where DefaultFlowCallback decided to save or stop,
+      so it must come after DefaultFlowCallback. Its `on_train_begin` installs zero's signal handlers again, over
+      the SIGTERM handler that transformers' JIT checkpointing (`enable_jit_checkpoint`) installs when the Trainer
+      is built.
+    """
+    trainer.callback_handler.callbacks.insert(0, DivergenceGuard(output_dir))
+    trainer.add_callback(StopCallback(stops))
+
+
 class StopCallback(TrainerCallback):
     """Ends training at the end of the step in which a stop signal arrived, saving a checkpoint there; and logs
     at every step that saves or ends training (the final save follows), so that `DivergenceGuard` reads the loss

@@ -31,7 +31,7 @@ from pathlib import Path
 from rewards.loader import RewardError
 from zero.config import ConfigError
 from zero.run import launch
-from zero.run.output_dir import BROKEN_DIR, Plan, checkpoint_step, plan_output_dir
+from zero.run.output_dir import BROKEN_DIR, Plan, checkpoint_step, plan_output_dir, save_final
 
 LOCK_FILE = "zero.lock"
 EXIT_DIVERGED = 1
@@ -187,6 +187,19 @@ def train(trainer, checkpoint: str | None, stops: Stops, prog: str = "zero") -> 
               f"max_steps; not saving it as the final model. Rerun the same command to resume", file=sys.stderr)
         return 1
     return None
+
+
+def train_to_the_end(trainer, checkpoint: str | None, stops: Stops, tokenizer, done: str, prog: str = "zero") -> int:
+    """A run's last act, the same for every command that trains: `train` from `checkpoint`, then the final save on
+    every process (FSDP and DeepSpeed gather the shards; `save_final`), then `done` printed by the main process.
+    Returns the exit code: 0, or that of a run that stopped early (`train`), which is not saved as final."""
+    stopped = train(trainer, checkpoint, stops, prog)
+    if stopped is not None:
+        return stopped
+    save_final(trainer, tokenizer)
+    if launch.is_main():
+        print(f"{prog}: {done}")
+    return 0
 
 
 def disk_error(e: OSError) -> str | None:
