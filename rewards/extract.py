@@ -18,6 +18,10 @@ One reading for both sides, so that the reward pays exactly what math-verify wou
   the same parts and never against one value (a set of two values is not a value). A box *outside* that final
   answer holding another value is a hedge and the prediction is no answer (a deliberate difference: math-verify
   grades the last box, so ``\\boxed{1}`` + a paragraph + ``\\boxed{2}`` would collect on either gold).
+- A number with a currency sign before it or unit words after it is that number (`without_units`, on both sides):
+  ``$1,000`` and ``18 dollars`` are 1000 and 18, as math-verify's plain ``parse`` reads them. Unlike math-verify,
+  no word that changes the value (``18 thousand``, ``3 squared``, ``18 percent``) or joins another (``18 or
+  twenty``, ``18 and 20``) is taken for a unit, and no number is picked out of prose around it.
 - Both sides are wrapped in ``$...$`` before math-verify parses them (`rewards.verify`; a deliberate difference:
   the bare string ``7\\pi`` parses as 7); `rewards.screen` refuses answers far too costly to grade and
   ``1 or 2`` style alternatives unless the gold is a list or has alternatives itself.
@@ -341,6 +345,45 @@ def as_number(answer: str) -> Decimal | None:
         return Decimal(s)
     except InvalidOperation:  # unreachable for strings the regex accepts; kept so a bad literal is never fatal
         return None
+
+
+# `without_units`: an optional currency sign, one plain number, then letters-only words the first of which has at least
+# three letters (``2 xy`` is a product of variables, not 2 in units of xy), and an optional full stop.
+_UNIT_ANSWER = re.compile(
+    r"\s*(?P<currency>\\?\$\s*)?(?P<number>-?(?:0|[1-9]\d*|[1-9]\d{0,2}(?:,\d{3})+)(?:\.\d+)?)"
+    r"(?P<units>\s+[A-Za-z]{3,}(?:\s+[A-Za-z]+)*)?\s*\.?\s*"
+)
+# Words that are no unit: they change the number's value, or join another value to it (a hedge or a list).
+_NOT_A_UNIT = re.compile(
+    r"\b(?:and|or|nor|either|neither|not|no|but|to|than|vs|versus|plus|minus|times|over|divided|equals?|is|are|was"
+    r"|percent|percentage|pct|permille|squared|cubed|factorial|dozens?|hundreds?|thousands?|millions?|billions?"
+    r"|trillions?|half|halves|quarters?|thirds?|fourths?|fifths?|tenths?|hundredths?"
+    r"|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|(?:thir|four|fif|six|seven|eigh|nine)teen"
+    r"|(?:twen|thir|for|fif|six|seven|eigh|nine)ty)\b",
+    re.IGNORECASE,
+)
+
+
+def without_units(answer: str) -> str:
+    """The number alone when the answer is one plain number with a currency sign before it and/or unit words after
+    it; otherwise the answer as it is. The grader reads both sides through it (`rewards.grade`), so ``$1,000`` and
+    ``18 dollars`` are paid against 1000 and 18, as math-verify's plain ``parse`` pays them; zero's ``$...$``
+    wrapping (`rewards.verify.as_latex`) would otherwise read ``18 dollars`` as the product 18*d*o*l*l*a*r*s, and
+    an unpaired ``$`` as a math delimiter.
+
+    >>> without_units("$1,000"), without_units("18 dollars"), without_units("\\$18.50 per hour.")
+    ('1,000', '18', '18.50')
+    >>> [without_units(a) for a in ("18 or twenty", "18 thousand", "2 xy", "18 dollars or 20 dollars")]
+    ['18 or twenty', '18 thousand', '2 xy', '18 dollars or 20 dollars']
+    >>> without_units("7"), without_units("7."), without_units("x = 18 dollars")
+    ('7', '7.', 'x = 18 dollars')
+    """
+    m = _UNIT_ANSWER.fullmatch(answer)
+    if m is None or not (m.group("currency") or m.group("units")):
+        return answer
+    if m.group("units") and _NOT_A_UNIT.search(m.group("units")):
+        return answer
+    return m.group("number")
 
 
 _STOP = re.compile(r"\.\s*(?:\$|\\\)|\\\])?\s*$")

@@ -5,7 +5,8 @@ For a batch (one training step) the order is:
 1. the gold answer is cut out of each solution as math-verify reads it (`rewards.extract.gold_parts`; several
    parts are graded as one list); a plain-number gold is parseable by definition, any other gold's parseability
    is remembered per process after its first parse;
-2. a missing prediction is wrong; a prediction equal to the gold as a normalised string or as a number is right,
+2. both sides are read through `rewards.extract.without_units` (``$1,000`` is 1,000, ``18 dollars`` is 18);
+   a missing prediction is wrong; a prediction equal to the gold as a normalised string or as a number is right,
    and two different integers are wrong, without sympy (`quick_verdict`); the tiny task never reaches the pool;
 3. a prediction far more complex than its gold is refused (`rewards.screen`) and scores 0;
 4. the remaining *distinct* (prediction, gold) pairs go to the pool grouped by gold, so each gold is parsed once
@@ -24,7 +25,7 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 
 from rewards import pool
-from rewards.extract import as_number, gold_parts, join_parts, quick_verdict
+from rewards.extract import as_number, gold_parts, join_parts, quick_verdict, without_units
 from rewards.screen import refusal
 
 DEFAULT_TIMEOUT_S = 2.0  # per answer; a MATH answer verifies in ~5 ms, the slowest real ones in ~0.3 s
@@ -94,7 +95,8 @@ def grade_batch(
         if g not in read:
             read[g] = gold_parts(g)
     gold_parts_of = [read[g] for g in golds]
-    gold_texts = [join_parts(parts) for parts in gold_parts_of]
+    gold_texts = [without_units(join_parts(parts)) for parts in gold_parts_of]
+    predictions = [None if p is None else without_units(p) for p in predictions]
     stats.gold_multi_part = sum(len(parts) > 1 for parts in gold_parts_of)
     decided: list[bool | None] = [None] * len(predictions)
     tasks: dict[str, list[str]] = {}  # gold -> distinct predictions needing sympy, in first-seen order

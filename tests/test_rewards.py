@@ -170,6 +170,34 @@ def test_accuracy_reward_answer_tag(completion, solution, expected):
 
 
 @pytest.mark.parametrize(
+    "answer, gold, paid",
+    [
+        ("$1,000", "1000", 1.0),
+        ("\\$1,000.00", "1000", 1.0),
+        ("18 dollars", "18", 1.0),
+        ("18 dollars each.", "18", 1.0),
+        ("$18 per hour", "18", 1.0),
+        ("18 dollars", "20", 0.0),
+        # hedges and values a unit word would change stay unpaid, whichever side the gold is
+        ("18 dollars or 20 dollars", "18", 0.0),
+        ("18 dollars or 20 dollars", "20", 0.0),
+        ("18 or twenty", "18", 0.0),
+        ("18 and 20", "18", 0.0),
+        ("between 17 and 19", "18", 0.0),
+        ("18, 19, 20", "18", 0.0),
+        ("$18, $20", "18", 0.0),
+        ("18 thousand", "18", 0.0),
+        ("3 squared", "3", 0.0),
+        ("2 xy", "2", 0.0),
+    ],
+)
+def test_currency_and_units_around_one_number(answer, gold, paid):
+    """A currency sign or unit words around the one number are that number (issue 22: SmolLM2 wrote both);
+    nothing that adds a second value or changes the first is taken for a unit (rewards.extract.without_units)."""
+    assert accuracy_reward([f"<answer> {answer} </answer>"], [gold]) == [paid]
+
+
+@pytest.mark.parametrize(
     "completion, expected",
     [
         # several different final answers never score, whichever the gold is
