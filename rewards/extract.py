@@ -359,7 +359,8 @@ _PROSE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}")
 # Words that are no unit: they change the number's value, or join another value to it (a hedge or a list).
 _NOT_A_UNIT = re.compile(
     r"\b(?:and|or|nor|either|neither|not|no|but|to|than|vs|versus|plus|minus|times|over|divided|equals?|is|are|was"
-    r"|percent|percentage|pct|permille|squared|cubed|factorial|dozens?|hundreds?|thousands?|millions?|billions?"
+    r"|percent|percentage|pct|permille|squared|cubed|factorial|roots?|inverse|reciprocal|grand|dozens?|hundreds?"
+    r"|thousands?|millions?|billions?"
     r"|trillions?|half|halves|quarters?|thirds?|fourths?|fifths?|tenths?|hundredths?"
     r"|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|(?:thir|four|fif|six|seven|eigh|nine)teen"
     r"|(?:twen|thir|for|fif|six|seven|eigh|nine)ty)\b",

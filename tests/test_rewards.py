@@ -177,6 +177,9 @@ def test_accuracy_reward_answer_tag(completion, solution, expected):
         ("18 dollars", "18", 1.0),
         ("18 dollars each.", "18", 1.0),
         ("$18 per hour", "18", 1.0),
+        ("x = 18 dollars", "18", 1.0),
+        ("10 x 5 = 50 ounces of pistachios per week", "50", 1.0),  # SmolLM2's own answer
+        ("18 square feet", "18", 1.0),
         ("18 dollars", "20", 0.0),
         # hedges and values a unit word would change stay unpaid, whichever side the gold is
         ("18 dollars or 20 dollars", "18", 0.0),
@@ -186,7 +189,12 @@ def test_accuracy_reward_answer_tag(completion, solution, expected):
         ("between 17 and 19", "18", 0.0),
         ("18, 19, 20", "18", 0.0),
         ("$18, $20", "18", 0.0),
+        ("18 \\text{ or } 20 dollars", "20", 0.0),  # the words go, the screen still sees the hedge
+        ("18 \\lor 20 dollars", "20", 0.0),
+        ("x = 18 or 20 dollars", "20", 0.0),
+        ("18, 20 dollars", "20", 0.0),
         ("18 thousand", "18", 0.0),
+        ("18 grand", "18", 0.0),
         ("3 squared", "3", 0.0),
         ("2 xy", "2", 0.0),
     ],
