@@ -19,7 +19,7 @@ One reading for both sides, so that the reward pays exactly what math-verify wou
   answer holding another value is a hedge and the prediction is no answer (a deliberate difference: math-verify
   grades the last box, so ``\\boxed{1}`` + a paragraph + ``\\boxed{2}`` would collect on either gold).
 - A currency sign before a lone number, and unit words after the final number of an answer with no word before
-  them, are dropped on both sides (`without_units`): ``$1,000``, ``18 dollars`` and ``10 x 5 = 50 ounces`` are
+  them, are dropped on both sides (`rewards.units`): ``$1,000``, ``18 dollars`` and ``10 x 5 = 50 ounces`` are
   graded as ``1,000``, ``18`` and ``10 x 5 = 50``, as math-verify's plain ``parse`` pays them. Unlike math-verify,
   no word that changes the value (``18 thousand``, ``3 squared``, ``18 percent``) or joins another (``18 or
   twenty``, ``18 and 20``) is taken for a unit, and no number is picked out of a sentence
@@ -347,59 +347,6 @@ def as_number(answer: str) -> Decimal | None:
         return Decimal(s)
     except InvalidOperation:  # unreachable for strings the regex accepts; kept so a bad literal is never fatal
         return None
-
-
-# `without_units`: a currency sign before a lone plain number; unit words after an answer's final number (letters
-# only, the first word of at least three letters: ``2 xy`` is a product of variables, not 2 in units of xy).
-_CURRENCY_NUMBER = re.compile(r"\s*\\?\$\s*(?P<number>-?(?:0|[1-9]\d*|[1-9]\d{0,2}(?:,\d{3})+)(?:\.\d+)?)\s*\.?\s*")
-_UNIT_WORDS = re.compile(r"\s+[A-Za-z]{3,}(?:\s+[A-Za-z]+)*")
-# A word before the final number: the answer is prose, not math with a unit (``5 weeks = 31 weeks``), and is left
-# to math-verify as it is; a LaTeX command (``\\frac``) is no word.
-_PROSE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}")
-# Words that are no unit: they change the number's value, or join another value to it (a hedge or a list).
-_NOT_A_UNIT = re.compile(
-    r"\b(?:and|or|nor|either|neither|not|no|but|to|than|vs|versus|plus|minus|times|over|divided|equals?|is|are|was"
-    r"|percent|percentage|pct|permille|squared|cubed|factorial|roots?|inverse|reciprocal|grand|dozens?|hundreds?"
-    r"|thousands?|millions?|billions?"
-    r"|trillions?|half|halves|quarters?|thirds?|fourths?|fifths?|tenths?|hundredths?"
-    r"|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|(?:thir|four|fif|six|seven|eigh|nine)teen"
-    r"|(?:twen|thir|for|fif|six|seven|eigh|nine)ty)\b",
-    re.IGNORECASE,
-)
-
-
-def without_units(answer: str) -> str:
-    """The answer without unit words after its final number (when no word comes before them: math, not prose),
-    and a lone number without its currency sign; the answer as it is otherwise. The grader reads both sides through it (`rewards.grade`), so ``$1,000``,
-    ``18 dollars`` and ``10 x 5 = 50 ounces`` are graded as ``1,000``, ``18`` and ``10 x 5 = 50``, as math-verify's
-    plain ``parse`` pays them; zero's ``$...$`` wrapping (`rewards.verify.as_latex`) would otherwise read
-    ``18 dollars`` as the product 18*d*o*l*l*a*r*s, and an unpaired ``$`` as a math delimiter. Linear in the
-    answer's length (no regex backtracks over it: a policy can write a megabyte).
-
-    >>> without_units("$1,000"), without_units("18 dollars"), without_units("\\$18.50 per hour.")
-    ('1,000', '18', '18.50')
-    >>> without_units("10 x 5 = 50 ounces of pistachios per week"), without_units("18 dollars or 20 dollars")
-    ('10 x 5 = 50', '18 dollars or 20 dollars')
-    >>> without_units("So there are 1.1 wheels at the station."), without_units(r"\\frac{1}{2} = 0.5 cups")
-    ('So there are 1.1 wheels at the station.', '\\\\frac{1}{2} = 0.5')
-    >>> [without_units(a) for a in ("18 or twenty", "18 thousand", "3 squared", "2 xy", "7.", "x^2")]
-    ['18 or twenty', '18 thousand', '3 squared', '2 xy', '7.', 'x^2']
-    """
-    text = answer.rstrip()
-    text = text[:-1].rstrip() if text.endswith(".") else text
-    start = len(text)
-    while start and text[start - 1].isascii() and (text[start - 1].isalpha() or text[start - 1].isspace()):
-        start -= 1
-    words = text[start:]
-    unit = _UNIT_WORDS.fullmatch(words) and not _NOT_A_UNIT.search(words)
-    if start and text[start - 1].isdigit() and unit and not _PROSE.search(text, 0, start):
-        answer = text[:start]
-    elif start == len(text) or not words.strip():  # no words after the final number
-        pass
-    else:
-        return answer
-    lone = _CURRENCY_NUMBER.fullmatch(answer)
-    return lone.group("number") if lone else answer
 
 
 _STOP = re.compile(r"\.\s*(?:\$|\\\)|\\\])?\s*$")

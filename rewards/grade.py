@@ -5,7 +5,7 @@ For a batch (one training step) the order is:
 1. the gold answer is cut out of each solution as math-verify reads it (`rewards.extract.gold_parts`; several
    parts are graded as one list); a plain-number gold is parseable by definition, any other gold's parseability
    is remembered per process after its first parse;
-2. both sides are read through `rewards.extract.without_units` (``$1,000`` is 1,000, ``18 dollars`` is 18);
+2. both sides are read through `rewards.units.without_units` (``$1,000`` is 1,000, ``18 dollars`` is 18);
    a missing prediction is wrong; a prediction equal to the gold as a normalised string or as a number is right,
    and two different integers are wrong, without sympy (`quick_verdict`); the tiny task never reaches the pool;
 3. a prediction far more complex than its gold is refused (`rewards.screen`) and scores 0;
@@ -25,8 +25,9 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 
 from rewards import pool
-from rewards.extract import as_number, gold_parts, join_parts, quick_verdict, without_units
+from rewards.extract import as_number, gold_parts, join_parts, quick_verdict
 from rewards.screen import refusal
+from rewards.units import without_units
 
 DEFAULT_TIMEOUT_S = 2.0  # per answer; a MATH answer verifies in ~5 ms, the slowest real ones in ~0.3 s
 _GOLD_CACHE_SIZE = 65536

@@ -201,7 +201,7 @@ def test_accuracy_reward_answer_tag(completion, solution, expected):
 )
 def test_currency_and_units_around_one_number(answer, gold, paid):
     """A currency sign or unit words around the one number are that number (issue 22: SmolLM2 wrote both);
-    nothing that adds a second value or changes the first is taken for a unit (rewards.extract.without_units)."""
+    nothing that adds a second value or changes the first is taken for a unit (rewards.units.without_units)."""
     assert accuracy_reward([f"<answer> {answer} </answer>"], [gold]) == [paid]
 
 
