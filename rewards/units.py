@@ -39,7 +39,7 @@ def without_units(answer: str) -> str:
     prose), and a lone number without its currency sign; the answer as it is otherwise. Linear in the answer's
     length (no regex backtracks over it: a policy can write a megabyte).
 
-    >>> without_units("$1,000"), without_units("18 dollars"), without_units("\\$18.50 per hour.")
+    >>> without_units("$1,000"), without_units("18 dollars"), without_units("\\\\$18.50 per hour.")
     ('1,000', '18', '18.50')
     >>> without_units("10 x 5 = 50 ounces of pistachios per week"), without_units("18 dollars or 20 dollars")
     ('10 x 5 = 50', '18 dollars or 20 dollars')

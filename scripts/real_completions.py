@@ -73,7 +73,10 @@ def prompt(tokenizer, name: str, problem: str) -> str:
 
     if name == "r1_zero":
         return render("r1_zero", problem)
-    messages = render("r1_distill", problem) if name == "r1_distill" else render("chat", problem, system_prompt=R1_SYSTEM)
+    if name == "r1_distill":
+        messages = render("r1_distill", problem)
+    else:
+        messages = render("chat", problem, system_prompt=R1_SYSTEM)
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     return text + PROMPTS[name][3]
 

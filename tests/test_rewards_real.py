@@ -7,12 +7,12 @@ runs here: this reads the file.
 The comparison is zero's reward against a plain math-verify call on the same *answer*: the string
 `rewards.extract_answer` reads from the completion's answer region (the single ``<answer>...</answer>`` for the
 ``answer_tag`` prompts, the final boxes for ``boxed``), graded as ``math_verify.verify(parse(gold),
-parse(answer))`` with math-verify's defaults (its signal timers off, so load cannot decide). The answer region, not the whole completion, because that is the
-question: given the answer zero grades, does zero pay what math-verify pays? Reading the whole completion is a
-deliberate difference of zero's (math-verify would also read the reasoning and the echoed problem, so a number
-anywhere in the text could collect; rewards/extract.py), checked against another grader's labels in
-tests/test_rewards_audit.py. A completion with no answer region scores 0 and has nothing to compare; it is
-counted, not listed.
+parse(answer))`` with math-verify's defaults (its signal timers off, so load cannot decide). The answer region, not
+the whole completion, because that is the question: given the answer zero grades, does zero pay what math-verify
+pays? Reading the whole completion is a deliberate difference of zero's (math-verify would also read the reasoning
+and the echoed problem, so a number anywhere in the text could collect; rewards/extract.py), checked against
+another grader's labels in tests/test_rewards_audit.py. A completion with no answer region scores 0 and has nothing
+to compare; it is counted, not listed.
 
 Each answer is graded against its problem's gold and, since a 135M model is almost never right (none of its
 answers here is), against every number it writes (``NUMBER``, thousands commas dropped): what the verdict would be
@@ -103,7 +103,7 @@ def test_every_disagreement_with_math_verify_is_listed_with_its_reason(verdicts)
     listed = {k: {f: d[f] for f in fields} for k, d in LISTED.items()}
     new = {k: v for k, v in found.items() if listed.get(k) != v}
     gone = sorted(set(listed) - set(found))
-    assert not new, f"disagreements with math-verify not in smollm2_disagreements.json (add with a reason, or fix): {new}"
+    assert not new, f"disagreements with math-verify not in smollm2_disagreements.json (list, or fix): {new}"
     assert not gone, f"listed disagreements that no longer occur (remove them): {gone}"
 
 
