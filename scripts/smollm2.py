@@ -15,6 +15,8 @@ proves code paths, not learning (about 0 % on two-digit sums).
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -53,10 +55,17 @@ def convert(output_dir: str | Path) -> Path:
     plain.load_state_dict(loaded.state_dict())
     plain.generation_config = loaded.generation_config
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), **kwargs)
-    tmp = output_dir.with_name(output_dir.name + ".partial")  # a reader never sees half a checkpoint
+    # A reader never sees half a checkpoint; two converters at once each write their own, and the first to finish
+    # wins (the other's copy is the same bytes and is dropped).
+    tmp = output_dir.with_name(f"{output_dir.name}.partial-{os.getpid()}")
     plain.save_pretrained(str(tmp))
     tokenizer.save_pretrained(str(tmp))
-    tmp.rename(output_dir)
+    try:
+        tmp.rename(output_dir)
+    except OSError:
+        if not (output_dir / "model.safetensors").is_file():
+            raise
+        shutil.rmtree(tmp)
     return output_dir
 
 
