@@ -133,6 +133,15 @@ def test_every_shipped_recipe_parses():
         parse([str(recipe), "bf16=false"], CLASSES)
 
 
+def test_every_training_recipe_writes_out_the_vllm_engine_dtype():
+    """The colocated engine's dtype moves the importance-sampling ratio (README, "A real checkpoint on a CPU"), so each
+    recipe states it rather than inheriting a default that may move."""
+    recipes = {p.name: yaml.safe_load(p.read_text()) for p in sorted(Path(__file__).parents[1].glob("configs/*.yaml"))}
+    training = [name for name, keys in recipes.items() if "vllm_mode" in keys]
+    assert len(training) >= 10 and [name for name in training if "vllm_dtype" not in recipes[name]] == []
+    assert ZeroConfig().vllm_dtype == "match"
+
+
 # --- argument groups: one name, default and help per knob; each group checks itself when built ---
 
 
@@ -168,6 +177,7 @@ def test_a_knob_has_one_name_default_and_help_in_every_command():
     [("reward_timeout_s", "0", "reward_timeout_s must be > 0"),
      ("reward_workers", "0", "reward_workers must be >= 1"),
      ("dtype", "fp8", "dtype='fp8': choose one of auto"),
+     ("vllm_dtype", "fp16", "vllm_dtype='fp16': choose one of match, auto, bfloat16, float16, float32"),
      ("resume", "maybe", "resume='maybe': choose one of auto, never"),
      ("template", "r2", "unknown template 'r2'"),
      ("answer_region", "box", "answer_region='box'"),
@@ -205,7 +215,8 @@ def test_help_lists_every_key_under_its_group():
     from zero.config import help_text
 
     text = help_text((ZeroConfig,))
-    for group, key in [("ModelArgs", "dtype"), ("RewardArgs", "reward_timeout_s"), ("ZeroConfig", "eval.every")]:
+    for group, key in [("ModelArgs", "dtype"), ("RewardArgs", "reward_timeout_s"), ("ZeroConfig", "eval.every"),
+                       ("ColocateArgs", "vllm_dtype")]:
         assert f"\n{group}:" in text and f"  {key} (" in text.split(f"\n{group}:")[1].split("\n\n")[0]
 
 

