@@ -37,6 +37,9 @@ CPU_OVERRIDES = {
 }
 
 
+SAMPLING_TOLERANCE = 1e-3  # the largest |vLLM - trainer| log-prob of a sampled token, float32 on both sides
+
+
 def _run(model, out, *extra: str) -> None:
     overrides = [f"{k}={v}" for k, v in CPU_OVERRIDES.items()]
     assert run_zero_train(str(RECIPE), f"model_name_or_path={model}", f"output_dir={out}", *overrides, *extra) == 0
@@ -80,8 +83,12 @@ def test_gpu_recipe_runs_two_steps_on_the_real_model(smollm2, tmp_path, backend,
     assert (out / "model.safetensors").is_file() and not (out / "adapter_config.json").exists()
     assert (out / "adapter" / "adapter_model.safetensors").is_file() == peft
     if backend == "vllm":  # TRL logged how far vLLM's sampling log-probs are from the trainer's, every step
-        diffs = [h["sampling/sampling_logp_difference/mean"] for h in history if "sampling/sampling_logp_difference/mean" in h]
-        assert len(diffs) == 2
+        key = "sampling/sampling_logp_difference/max"
+        diffs = [h[key] for h in history if key in h]
+        # Both sides compute in float32 (the recipe's vllm_dtype: match): step 1 before any update, step 2 after a
+        # sync. Measured 3.1e-5 and 3.5e-5 (full), 3.1e-5 and 2.5e-5 (LoRA); TRL alone builds the engine in bfloat16
+        # here: up to 0.15 per token (bench/logprob_gap.py).
+        assert len(diffs) == 2 and max(diffs) < SAMPLING_TOLERANCE, diffs
 
 
 def test_eval_and_lora_sft_on_the_real_model(smollm2, tmp_path):
