@@ -3,12 +3,13 @@
     PYTHONPATH=. python bench/rollouts.py                      # zero.tiny model, 16 prompts x 8 generations x 64 tokens
     PYTHONPATH=. python bench/rollouts.py --model small        # a 4-layer, hidden-512 Qwen2 (11.5M params)
     PYTHONPATH=. python bench/rollouts.py --model /path/to/hf_checkpoint
+    PYTHONPATH=. python bench/rollouts.py --model /tmp/smollm2 --num-prompts 4 --num-generations 4 --max-new-tokens 32
 
 Both sides sample at temperature 1 with no top-k/top-p and are forced to write exactly `--max-new-tokens` tokens
 (vLLM `ignore_eos`, HF `min_new_tokens`), so they do the same work and tokens/s compare directly. The engine is
-built with the arguments TRL 1.16's colocate mode passes (`trl/generation/vllm_generation.py`, `_init_vllm`),
-so vLLM computes in bf16 (its "auto" dtype downcasts fp32 checkpoints) while HF runs the fp32 policy, as in
-training. Each round times prefill alone (1 new token) and the full rollout, so the report splits the time
+built with the arguments TRL 1.16's colocate mode passes (`trl/generation/vllm_generation.py`, `_init_vllm`) and the
+dtype zero adds (`--vllm-dtype`, zero's `vllm_dtype`: match, the default, computes in HF's float32 as a zero.train run
+does; auto is TRL alone, where vLLM downcasts the float32 checkpoint to bfloat16). Each round times prefill alone (1 new token) and the full rollout, so the report splits the time
 into prefill and per-token decode. Engine start-up is reported separately and not counted.
 """
 
@@ -50,7 +51,7 @@ def make_prompts(num_prompts: int) -> list[str]:
     return [render("r1_zero", p["problem"]) for p in arithmetic_problems(num_prompts, 20, seed=0)]
 
 
-def start_vllm(model_path: str, max_num_seqs: int, max_model_len: int):
+def start_vllm(model_path: str, max_num_seqs: int, max_model_len: int, dtype: str = "auto"):
     """An engine built like TRL's colocate mode (in-process, `external_launcher`), 1 GiB of KV cache."""
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     for key, value in {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1"}.items():
@@ -62,7 +63,7 @@ def start_vllm(model_path: str, max_num_seqs: int, max_model_len: int):
     return LLM(
         model=model_path, gpu_memory_utilization=0.2, max_model_len=max_model_len, max_num_seqs=max_num_seqs,
         distributed_executor_backend="external_launcher", seed=0, max_num_batched_tokens=4096,
-        logprobs_mode="processed_logprobs",
+        logprobs_mode="processed_logprobs", dtype=dtype,
     )  # fmt: skip
 
 
@@ -104,12 +105,14 @@ def main() -> None:
     parser.add_argument("--num-generations", type=int, default=8)
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds per side, interleaved")
+    parser.add_argument("--vllm-dtype", default="match", help="zero's vllm_dtype: match (HF's float32), auto (TRL's)")
     args = parser.parse_args()
 
     import torch
     from transformers import AutoModelForCausalLM
 
     from zero.models import tokenizer_from_pretrained
+    from zero.vllm_compat import engine_dtype
 
     from zero.tiny.model import build_tiny_model
 
@@ -125,11 +128,13 @@ def main() -> None:
     prompt_ids = tokenizer(prompts)["input_ids"]  # vLLM gets ids, as from TRL: its own tokenizer is AutoTokenizer's
     prompt_len = max(len(ids) for ids in prompt_ids)
     start = time.perf_counter()
-    llm = start_vllm(path, max_num_seqs=len(prompts) * n, max_model_len=prompt_len + new + 8)
+    dtype = engine_dtype(args.vllm_dtype, model.dtype)
+    llm = start_vllm(path, max_num_seqs=len(prompts) * n, max_model_len=prompt_len + new + 8, dtype=dtype)
     startup = time.perf_counter() - start
     print(f"model {args.model}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M params; "
           f"{len(prompts)} prompts x {n} generations x {new} tokens, prompt <= {prompt_len} tokens; "
-          f"torch threads {torch.get_num_threads()}; vLLM engine start-up {startup:.1f}s")  # fmt: skip
+          f"torch threads {torch.get_num_threads()}; vLLM engine start-up {startup:.1f}s, "
+          f"{str(llm.llm_engine.model_config.dtype).removeprefix('torch.')} (vllm_dtype={args.vllm_dtype})")  # fmt: skip
 
     vllm_rollout(llm, prompt_ids[:2], 2, 4)  # warm-up: first-call allocations on both sides
     hf_rollout(model, tokenizer, prompts[:2], 2, 4)

@@ -41,6 +41,7 @@ def test_tiny_recipe_with_vllm_rollouts(tiny_run, tmp_path):
     history = json.loads((out / f"checkpoint-{steps}" / "trainer_state.json").read_text())["log_history"]
     diffs = [h["sampling/sampling_logp_difference/mean"] for h in history if "sampling/sampling_logp_difference/mean" in h]
     assert len(diffs) == steps, "vLLM was not used for the rollouts"
-    # vLLM samples in bf16 from the fp32 checkpoint: ~3e-3 per token (tests/test_vllm.py); a stale engine after
-    # 12 steps at this learning rate is off by more than 0.1.
-    assert max(diffs[1:]) < 0.05, diffs
+    # vLLM samples in the policy's float32 (the recipe's vllm_dtype: match): measured mean <= 3.4e-7 at every step
+    # (TRL alone samples in bf16 here: ~3e-3 per token, tests/test_vllm.py); a stale engine after 12 steps at this
+    # learning rate is off by more than 0.1.
+    assert max(diffs) < 1e-3, diffs
