@@ -305,9 +305,8 @@ class ColocateArgs(Group):
     where TRL 1.16 has no knob: applied by zero.vllm_compat.prepare."""
 
     vllm_dtype: str = _help(
-        "Colocated vLLM engine's dtype: match (the dtype the trainer holds the policy in, so vLLM samples with the "
-        "trainer's log-probs), auto (TRL's behaviour: vLLM picks, bfloat16 for a float32 checkpoint), bfloat16, "
-        "float16 or float32. vllm_mode=server: the server's own, `trl vllm-serve --dtype`.",
+        "vLLM dtype in colocate mode: match (the policy's, exact log-probs), auto (TRL's: bf16 for fp32), bfloat16, "
+        "float16, float32. Server mode: trl vllm-serve --dtype",
         default="match",
     )
 
