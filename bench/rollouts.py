@@ -9,8 +9,9 @@ Both sides sample at temperature 1 with no top-k/top-p and are forced to write e
 (vLLM `ignore_eos`, HF `min_new_tokens`), so they do the same work and tokens/s compare directly. The engine is
 built with the arguments TRL 1.16's colocate mode passes (`trl/generation/vllm_generation.py`, `_init_vllm`) and the
 dtype zero adds (`--vllm-dtype`, zero's `vllm_dtype`: match, the default, computes in HF's float32 as a zero.train run
-does; auto is TRL alone, where vLLM downcasts the float32 checkpoint to bfloat16). Each round times prefill alone (1 new token) and the full rollout, so the report splits the time
-into prefill and per-token decode. Engine start-up is reported separately and not counted.
+does; auto is TRL alone, where vLLM downcasts the float32 checkpoint to bfloat16). Each round times prefill alone
+(1 new token) and the full rollout, so the report splits the time into prefill and per-token decode. Engine start-up
+is reported separately and not counted.
 """
 
 from __future__ import annotations
@@ -131,10 +132,11 @@ def main() -> None:
     dtype = engine_dtype(args.vllm_dtype, model.dtype)
     llm = start_vllm(path, max_num_seqs=len(prompts) * n, max_model_len=prompt_len + new + 8, dtype=dtype)
     startup = time.perf_counter() - start
+    engine = str(llm.llm_engine.model_config.dtype).removeprefix("torch.")
     print(f"model {args.model}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M params; "
           f"{len(prompts)} prompts x {n} generations x {new} tokens, prompt <= {prompt_len} tokens; "
-          f"torch threads {torch.get_num_threads()}; vLLM engine start-up {startup:.1f}s, "
-          f"{str(llm.llm_engine.model_config.dtype).removeprefix('torch.')} (vllm_dtype={args.vllm_dtype})")  # fmt: skip
+          f"torch threads {torch.get_num_threads()}; vLLM engine start-up {startup:.1f}s, {engine} "
+          f"(vllm_dtype={args.vllm_dtype})")  # fmt: skip
 
     vllm_rollout(llm, prompt_ids[:2], 2, 4)  # warm-up: first-call allocations on both sides
     hf_rollout(model, tokenizer, prompts[:2], 2, 4)

