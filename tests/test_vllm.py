@@ -1,7 +1,7 @@
 """Weight sync from the trained policy into TRL's colocated vLLM engine, and the engine's dtype (zero/vllm_compat.py).
 
-Run: `PYTHONPATH=. pytest -m vllm tests/test_vllm.py -q` (about 4 minutes on 2 CPU cores, 2.5 of them the two SmolLM2
-cases; skipped without vllm).
+Run: `PYTHONPATH=. pytest -m vllm tests/test_vllm.py -q` (135 s on 2 CPU cores, 94 s of them the two SmolLM2 cases;
+150 s for those with vLLM's compile cache cold; skipped without vllm).
 
 After a few GRPO steps and a sync, vLLM must score a fixed completion like the trained HF policy does, and unlike
 the initial weights. Without `zero.vllm_compat.prepare` the first sync raises on vLLM's CPU backend; with a sync that
