@@ -130,6 +130,7 @@ def test_sigterm_saves_a_checkpoint_at_the_end_of_the_step_and_the_rerun_runs_ev
     proc.send_signal(signal.SIGTERM)
     printed, _ = proc.communicate(timeout=300)
     assert proc.returncode == 143, printed[-3000:]
+    assert "zero.sft: SIGTERM received: finishing this step" in printed, printed[-3000:]
     last = printed.strip().splitlines()[-1]
     assert last.startswith("zero.sft: stopped by SIGTERM at step "), printed[-3000:]
     step = int(last.split(" at step ")[1].split()[0])

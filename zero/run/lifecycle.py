@@ -110,7 +110,8 @@ class Stops:
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
-    def __init__(self):
+    def __init__(self, prog: str = "zero"):
+        self.prog = prog  # the command named in the line a signal prints
         self.signum: int | None = None  # the first signal received while deferring
         self.deferring = False
         self._previous: dict[int, object] = {}
@@ -134,7 +135,7 @@ class Stops:
         if self.deferring and self.signum is None:
             self.signum = signum
             print(
-                f"zero: {signal.Signals(signum).name} received: finishing this step and saving a checkpoint "
+                f"{self.prog}: {signal.Signals(signum).name} received: finishing this step and saving a checkpoint "
                 "(send it again to stop at once)",
                 file=sys.stderr,
                 flush=True,
@@ -238,7 +239,7 @@ def guarded(prog: str):
     def wrap(main):
         @functools.wraps(main)
         def run(argv=None) -> int:
-            stops = Stops()
+            stops = Stops(prog)
             stops.install()
             try:
                 return main(argv, stops=stops)
