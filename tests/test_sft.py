@@ -1,8 +1,8 @@
 """zero.sft and zero.traces: the row-by-row trace check, the CLI on good and bad files, packing, and (slow) the tiny
 generate -> sft -> train pipeline with its accuracy figures.
 
-Run: OMP_NUM_THREADS=1 python -m pytest tests/test_sft.py                  (about 30 s on 2 CPU cores)
-     OMP_NUM_THREADS=1 python -m pytest tests/test_sft.py -m slow -s       (the pipeline: about 5 min alone, 8 with two runs beside it)
+Run: OMP_NUM_THREADS=1 python -m pytest tests/test_sft.py -m "not slow"     (4 s on 2 CPU cores, beside a CI run)
+     OMP_NUM_THREADS=1 python -m pytest tests/test_sft.py -m slow -s          (the CLI runs and the tiny pipeline: minutes)
 """
 
 import json
