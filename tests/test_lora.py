@@ -76,6 +76,43 @@ def test_refused_adapters_exit_2_before_anything_is_written(tmp_path, capfd, ext
     assert not out.exists()
 
 
+@needs_peft
+def test_the_final_merge_reads_the_saved_adapter_not_the_trainer_s_weights(tmp_path):
+    """Under FSDP or ZeRO-3 each process holds only a shard of the trained weights, so the merged model is built from
+    the adapter the trainer saved (gathered) and a fresh copy of the base model: here the trainer's model is gone
+    (None) and the merged output still scores exactly like base + adapter."""
+    from types import SimpleNamespace
+
+    import torch
+    from peft import get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from zero.args import LoraArgs
+    from zero.lora import peft_config, save_adapter_and_merged
+    from zero.tiny.model import build_tiny_model
+
+    base = build_tiny_model(tmp_path / "base", seed=0)
+    trained = get_peft_model(AutoModelForCausalLM.from_pretrained(base),
+                             peft_config(LoraArgs(use_peft=True, lora_target_modules=["all-linear"])))  # fmt: skip
+    torch.manual_seed(0)
+    for name, param in trained.named_parameters():
+        if "lora_B" in name:  # B starts at zero: give the adapter an effect
+            param.data.normal_(0.0, 0.05)
+    out = tmp_path / "out"
+    args = SimpleNamespace(output_dir=str(out), should_save=True, model_init_kwargs={"dtype": "float32"})
+    trainer = SimpleNamespace(args=args, model=None, save_model=lambda path: trained.save_pretrained(path))
+    save_adapter_and_merged(trainer)
+
+    merged = AutoModelForCausalLM.from_pretrained(out).eval()
+    ids = torch.tensor([list(range(3, 40))])
+    with torch.no_grad():
+        expected, got = trained.eval()(ids).logits, merged(ids).logits
+        untrained = AutoModelForCausalLM.from_pretrained(base).eval()(ids).logits
+    assert (got - expected).abs().max() < 1e-4
+    assert (got - untrained).abs().max() > 1e-3
+    assert not (out / "adapter_config.json").exists() and (out / "adapter" / "adapter_config.json").is_file()
+
+
 @pytest.mark.slow
 @needs_peft
 def test_lora_run_saves_merged_model_and_adapter_and_resumes_exactly(tmp_path):

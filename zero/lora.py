@@ -81,10 +81,24 @@ def save_adapter_and_merged(trainer: Any) -> Path:
     """The final save of a LoRA run, on every process: the adapter in `output_dir/adapter/` (the trainer's
     `save_model`, which gathers shards), then (main process) the adapter merged into the base weights as a plain
     model in `output_dir` itself, with no trace of peft, so `model_name_or_path=output_dir` works in zero.eval,
-    zero.train, vLLM and plain transformers as after full fine-tuning. The trainer's model is merged in place:
-    call it after training."""
+    zero.train, vLLM and plain transformers as after full fine-tuning.
+
+    The merge reads the saved adapter into a fresh copy of the base model (`merge_adapter`), never the trainer's own
+    weights: under FSDP or DeepSpeed ZeRO-3 each process holds only a shard of those, and a merge in place would
+    read shards (or ZeRO-3's empty placeholders) as the whole matrices."""
     output_dir = Path(trainer.args.output_dir)
     trainer.save_model(str(output_dir / ADAPTER_DIR))
     if trainer.args.should_save:
-        trainer.model.merge_and_unload().save_pretrained(str(output_dir))
+        dtype = (getattr(trainer.args, "model_init_kwargs", None) or {}).get("dtype", "auto")
+        merge_adapter(output_dir / ADAPTER_DIR, output_dir, dtype)
     return output_dir
+
+
+def merge_adapter(adapter_dir: str | Path, output_dir: str | Path, dtype: Any = "auto") -> Path:
+    """Load the base model an adapter names (its adapter_config.json's `base_model_name_or_path`) in `dtype`, as the
+    trainer loaded it, apply the adapter from `adapter_dir`, merge, and save the plain model to `output_dir`."""
+    from peft import AutoPeftModelForCausalLM
+
+    model = AutoPeftModelForCausalLM.from_pretrained(str(adapter_dir), dtype=dtype)
+    model.merge_and_unload().save_pretrained(str(output_dir))
+    return Path(output_dir)
