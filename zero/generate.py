@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import rewards
 from zero import data, models
@@ -207,17 +207,36 @@ def draw(cfg: GenerateConfig, problems: list[Problem], tokenizer: Any, log: Json
     return accepted[0]
 
 
-@cli.command("zero.generate", __doc__, lambda: (GenerateConfig,))
-def main(cfg: GenerateConfig) -> int:
+class Drawing(NamedTuple):
+    """What a sampling command holds before it draws (`start`)."""
+
+    region: str  # the answer region graded
+    tokenizer: Any
+    problems: list[Problem]
+    output: Path  # the command's result file
+    log: JsonlStore  # OUTPUT.samples.jsonl: every graded sample
+    done: list[dict]  # the samples the log already holds (a rerun draws only the rest)
+
+
+def start(cfg: GenerateConfig, prog: str) -> Drawing:
+    """The part zero.generate and zero.pass_rate share before they draw: the answer region, the tokenizer, the
+    problems, the sample log and what it already holds, the grading pool sized (`reward_workers`), and the resolved
+    config written beside the output (OUTPUT.config.yaml)."""
     region = answer_region(cfg.template, cfg.answer_region)
     tokenizer = models.load_tokenizer(cfg)
     problems = load_problems(cfg, cfg, cfg, cfg.seed, cfg.max_problems)
     output = Path(cfg.output_file)
-    log = JsonlStore(output.with_name(output.name[: -len(".jsonl")] + ".samples.jsonl"), "zero.generate")
+    log = JsonlStore(output.with_name(output.name[: -len(".jsonl")] + ".samples.jsonl"), prog)
     done = read_log(log, problems, cfg.model_name_or_path, cfg.resume)
     rewards.pool.configure(cfg.reward_workers)
     output.parent.mkdir(parents=True, exist_ok=True)
     write_resolved(output.with_name(output.name + ".config.yaml"), (cfg,))
+    return Drawing(region, tokenizer, problems, output, log, done)
+
+
+@cli.command("zero.generate", __doc__, lambda: (GenerateConfig,))
+def main(cfg: GenerateConfig) -> int:
+    region, tokenizer, problems, output, log, done = start(cfg, "zero.generate")
     accepted = draw(cfg, problems, tokenizer, log, done, region, require_format=cfg.require_format)
 
     rows = select(problems, done, cfg.num_generations, cfg.max_kept_per_problem,

@@ -17,16 +17,13 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from zero.args import PromptArgs, reuse
 from zero.args import help_field as _help
-from zero.config import write_resolved
-from zero.generate import GenerateConfig, Problem, draw, load_problems, read_log
+from zero.generate import GenerateConfig, Problem, draw, start
 from zero.run import cli
 from zero.store import JsonlStore
-from zero.templates import answer_region
 
 
 @dataclass
@@ -64,16 +61,7 @@ def pass_rates(problems: list[Problem], samples: list[dict], k: int) -> list[dic
 
 @cli.command("zero.pass_rate", __doc__, lambda: (PassRateConfig,))
 def main(cfg: PassRateConfig, generator: Any = None) -> int:
-    from zero import models
-
-    region = answer_region(cfg.template, cfg.answer_region)
-    tokenizer = models.load_tokenizer(cfg)
-    problems = load_problems(cfg, cfg, cfg, cfg.seed, cfg.max_problems)
-    output = Path(cfg.output_file)
-    log = JsonlStore(output.with_name(output.name[: -len(".jsonl")] + ".samples.jsonl"), "zero.pass_rate")
-    done = read_log(log, problems, cfg.model_name_or_path, cfg.resume)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    write_resolved(output.with_name(output.name + ".config.yaml"), (cfg,))
+    region, tokenizer, problems, output, log, done = start(cfg, "zero.pass_rate")
     draw(cfg, problems, tokenizer, log, done, region, require_format=False, generator=generator,
          desc="zero.pass_rate")
     rows = pass_rates(problems, done, cfg.num_generations)
