@@ -198,6 +198,14 @@ class _Recorder:
             on_done([Sample(r.key, r.prompt_ids, [1], str(r.key), False) for r in batch])
 
 
+def _leave(dist) -> None:
+    """Destroy the process group once every process is done with it. Without the barrier the main process could tear
+    the group down while another still received `finish`'s broadcast (gloo's sends return before the peer reads):
+    that process then died of SIGABRT ("terminate called without an active exception"), seen once in a CI run."""
+    dist.barrier()
+    dist.destroy_process_group()
+
+
 def _sharded_worker(rank: int, world: int, port: int, out: str) -> None:
     import torch.distributed as dist
 
@@ -215,7 +223,7 @@ def _sharded_worker(rank: int, world: int, port: int, out: str) -> None:
     else:
         sharded.serve()
     Path(out, f"rank{rank}.json").write_text(json.dumps({"batches": inner.batches, "received": received}))
-    dist.destroy_process_group()
+    _leave(dist)
 
 
 def test_sharded_generation_gives_every_rank_an_equal_share(tmp_path):
@@ -256,7 +264,7 @@ def _fsdp_worker(rank: int, world: int, port: int, model_dir: str, out: str) -> 
         Path(out).write_text(json.dumps(got))
     else:
         sharded.serve()
-    dist.destroy_process_group()
+    _leave(dist)
 
 
 def _requests_and_sampling():
