@@ -85,55 +85,55 @@ CASES = {
 }
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("case", list(CASES))
-def test_vllm_scores_like_trained_policy(tmp_path, monkeypatch, case, cpu_vllm):
+def _colocated_args(tmp_path, **overrides):
+    """GRPOConfig for a few GRPO steps on the CPU with vLLM colocated; `overrides` set the size and learning rate."""
+    from trl import GRPOConfig
+
+    common = dict(output_dir=str(tmp_path / "out"), per_device_train_batch_size=4, num_generations=4,
+                  use_vllm=True, vllm_mode="colocate", vllm_gpu_memory_utilization=0.2, vllm_max_model_length=128,
+                  use_cpu=True,
+                  bf16=False,  # else accelerate runs the trained policy's forward under bf16 autocast: ~2e-3 from fp32 vLLM
+                  report_to=[], save_strategy="no", seed=0)  # fmt: skip
+    return GRPOConfig(**{**common, **overrides})
+
+
+def _train_and_score(model_path: str, args, targets, prompts: list[str]):
+    """Train `args.max_steps` GRPO steps of `model_path` (LoRA on `targets`; every weight with None) with vLLM
+    colocated through zero.vllm_compat.prepare, push the last step, and score TEXT with the HF policy and with vLLM,
+    before and after: (trainer, initial_hf, initial_vllm, trained_hf, trained_vllm)."""
     from datasets import Dataset
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOTrainer
 
     from zero.args import LoraArgs
     from zero.lora import peft_config
     from zero.vllm_compat import prepare
 
-    tie, targets, learning_rate = CASES[case]
-    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB; a fixed KV cache instead of a share of node memory
-    model_path = _make_model(tmp_path, tie)
-    args = GRPOConfig(
-        output_dir=str(tmp_path / "out"),
-        per_device_train_batch_size=4,
-        num_generations=4,
-        max_completion_length=16,
-        max_steps=3,
-        learning_rate=learning_rate,
-        use_vllm=True,
-        vllm_mode="colocate",
-        vllm_gpu_memory_utilization=0.2,
-        vllm_max_model_length=128,
-        use_cpu=True,
-        bf16=False,  # else accelerate runs the trained policy's forward under bf16 autocast: ~2e-3 from fp32 vLLM
-        report_to=[],
-        save_strategy="no",
-        seed=0,
-    )
-    assert prepare(args) is True
-    dataset = Dataset.from_list([{"prompt": f"{a} + {a + 1}"} for a in range(12)])
+    assert prepare(args) is True  # vllm_dtype="match"
 
     def length_reward(completions, **kwargs):  # any reward with spread inside a group moves the policy
         return [float(len(c)) for c in completions]
 
     lora = LoraArgs(use_peft=targets is not None, lora_target_modules=targets, lora_dropout=0.0)
-    trainer = GRPOTrainer(model=model_path, reward_funcs=length_reward, args=args, train_dataset=dataset,
+    trainer = GRPOTrainer(model=model_path, reward_funcs=length_reward, args=args,
+                          train_dataset=Dataset.from_list([{"prompt": p} for p in prompts]),
                           peft_config=peft_config(lora))  # fmt: skip
     llm = trainer.vllm_generation.llm
     ids = trainer.processing_class(TEXT)["input_ids"]
-    initial_hf = _hf_logprobs(trainer.model, ids)
-    initial_vllm = _vllm_logprobs(llm, ids)
-    assert (initial_vllm - initial_hf).abs().max().item() < TOLERANCE  # same checkpoint; measured 4.8e-7 to 9.5e-7
-
-    trainer.train()  # syncs before each of its 3 generations
+    initial_hf, initial_vllm = _hf_logprobs(trainer.model.eval(), ids), _vllm_logprobs(llm, ids)
+    trainer.train()  # syncs before each generation
     trainer.vllm_generation.sync_weights()  # push the last optimizer step too
-    trained_hf = _hf_logprobs(trainer.model.eval(), ids)
-    trained_vllm = _vllm_logprobs(llm, ids)
+    return trainer, initial_hf, initial_vllm, _hf_logprobs(trainer.model.eval(), ids), _vllm_logprobs(llm, ids)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(CASES))
+def test_vllm_scores_like_trained_policy(tmp_path, monkeypatch, case, cpu_vllm):
+    tie, targets, learning_rate = CASES[case]
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB; a fixed KV cache instead of a share of node memory
+    args = _colocated_args(tmp_path, max_completion_length=16, max_steps=3, learning_rate=learning_rate)
+    _, initial_hf, initial_vllm, trained_hf, trained_vllm = _train_and_score(
+        _make_model(tmp_path, tie), args, targets, [f"{a} + {a + 1}" for a in range(12)])
+    assert (initial_vllm - initial_hf).abs().max().item() < TOLERANCE  # same checkpoint; measured 4.8e-7 to 9.5e-7
 
     moved = (trained_hf - initial_hf).abs().max().item()  # measured: 0.93, 0.63, 0.49, 0.97 (CASES' order)
     assert moved > 10 * TOLERANCE, f"training moved the policy's log-probs by only {moved}"
@@ -155,42 +155,17 @@ def test_vllm_scores_like_trained_policy_on_a_real_llama(smollm2, tmp_path, monk
     """After an optimizer step and a sync, vLLM in the policy's float32 scores a fixed text as the trained policy
     does (TRL alone builds the engine in bfloat16 here: up to 0.23 per token, bench/logprob_gap.py)."""
     import torch
-    from datasets import Dataset
-    from trl import GRPOConfig, GRPOTrainer
-
-    from zero.args import LoraArgs
-    from zero.lora import peft_config
-    from zero.vllm_compat import prepare
 
     targets, learning_rate = REAL_CASES[case]
     monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
-    args = GRPOConfig(
-        output_dir=str(tmp_path / "out"), per_device_train_batch_size=4, num_generations=4, max_completion_length=8,
-        max_steps=1, learning_rate=learning_rate, use_vllm=True, vllm_mode="colocate", vllm_gpu_memory_utilization=0.2,
-        vllm_max_model_length=128, use_cpu=True, bf16=False, report_to=[], save_strategy="no", seed=0,
-        model_init_kwargs={"dtype": "auto"},  # ModelArgs' default: transformers keeps the checkpoint's float32
-    )  # fmt: skip
-    assert prepare(args) is True  # vllm_dtype="match"
-    dataset = Dataset.from_list([{"prompt": f"{a} + {a + 1} ="} for a in range(4)])
-
-    def length_reward(completions, **kwargs):
-        return [float(len(c)) for c in completions]
-
-    lora = LoraArgs(use_peft=targets is not None, lora_target_modules=targets, lora_dropout=0.0)
-    trainer = GRPOTrainer(model=str(smollm2), reward_funcs=length_reward, args=args, train_dataset=dataset,
-                          peft_config=peft_config(lora))  # fmt: skip
-    llm = trainer.vllm_generation.llm
-    assert llm.llm_engine.model_config.dtype == trainer.model.dtype == torch.float32
-    ids = trainer.processing_class(TEXT)["input_ids"]
-    initial_hf = _hf_logprobs(trainer.model.eval(), ids)
-    initial_vllm = _vllm_logprobs(llm, ids)
+    args = _colocated_args(tmp_path, max_completion_length=8, max_steps=1, learning_rate=learning_rate,
+                           model_init_kwargs={"dtype": "auto"})  # ModelArgs' default: the checkpoint's float32
+    trainer, initial_hf, initial_vllm, trained_hf, trained_vllm = _train_and_score(
+        str(smollm2), args, targets, [f"{a} + {a + 1} =" for a in range(4)])
+    assert trainer.vllm_generation.llm.llm_engine.model_config.dtype == trainer.model.dtype == torch.float32
     initial_gap = (initial_vllm - initial_hf).abs().max().item()
     assert initial_gap < TOLERANCE, initial_gap
 
-    trainer.train()
-    trainer.vllm_generation.sync_weights()  # push the optimizer step
-    trained_hf = _hf_logprobs(trainer.model.eval(), ids)
-    trained_vllm = _vllm_logprobs(llm, ids)
     moved = (trained_hf - initial_hf).abs().max().item()
     gap = (trained_vllm - trained_hf).abs().max().item()
     assert moved > 10 * TOLERANCE, f"training moved the policy's log-probs by only {moved}"
